@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Idempotent set-up on Debian 12: system packages, then .venv with the package installed editable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-opencv
+  opencv-data python3-gst-1.0 gstreamer1.0-python3-plugin-loader
+  gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
+  python3-venv python3-dev python3-numpy libgirepository1.0-dev libcairo2-dev pkg-config gcc
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's gi and Gst overrides are only visible from Debian's interpreter.
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+stamp=.venv/.empycustom-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  # PyGObject 3.48.2 removes the "created element should be floating" CRITICAL of Debian's 3.42.
+  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev]"
+  touch "$stamp"
+fi

@@ -1,0 +1,41 @@
+"""ctypes access to the few libgstreamer functions that have no introspected binding."""
+
+from __future__ import annotations
+
+import ctypes
+
+from empycustom._gst import GObject
+
+gst = ctypes.CDLL("libgstreamer-1.0.so.0")
+
+_signatures = {
+    "gst_buffer_add_custom_meta": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]),
+    "gst_buffer_get_custom_meta": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]),
+    "gst_custom_meta_get_structure": (ctypes.c_void_p, [ctypes.c_void_p]),
+    "gst_structure_get_string": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_char_p]),
+    "gst_mini_object_is_writable": (ctypes.c_int, [ctypes.c_void_p]),
+    "_gst_debug_category_new": (ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_uint, ctypes.c_char_p]),
+    "gst_debug_log_literal": (
+        None,
+        [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+         ctypes.c_void_p, ctypes.c_char_p],
+    ),  # fmt: skip
+}
+for _name, (_restype, _argtypes) in _signatures.items():
+    _function = getattr(gst, _name)
+    _function.restype = _restype
+    _function.argtypes = _argtypes
+
+# gst_structure_set is variadic: arguments are converted at each call.
+gst.gst_structure_set.restype = None
+
+G_TYPE_STRING = 16 << 2
+
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+
+def gobject_pointer(obj: GObject.Object) -> int:
+    """The C address of a GObject wrapped by PyGObject."""
+    return _capsule_pointer(obj.__gpointer__, None)

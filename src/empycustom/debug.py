@@ -1,0 +1,57 @@
+"""A GStreamer debug category for Python code (gst-python logs everything under "python")."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+from empycustom._clib import gobject_pointer, gst
+from empycustom._gst import GObject, Gst
+
+
+class _CategoryStruct(ctypes.Structure):
+    _fields_ = [
+        ("threshold", ctypes.c_int),
+        ("color", ctypes.c_uint),
+        ("name", ctypes.c_char_p),
+        ("description", ctypes.c_char_p),
+    ]
+
+
+class DebugCategory:
+    """`GST_DEBUG=<name>:<level>` controls it like any C element's category."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self._pointer = gst._gst_debug_category_new(name.encode(), 0, description.encode())
+        self._struct = ctypes.cast(self._pointer, ctypes.POINTER(_CategoryStruct)).contents
+
+    def enabled(self, level: Gst.DebugLevel) -> bool:
+        return self._struct.threshold >= level
+
+    def log(self, level: Gst.DebugLevel, obj: GObject.Object | None, message: str) -> None:
+        if self._struct.threshold < level:
+            return
+        caller = sys._getframe(1)
+        if caller.f_code.co_name in {"error", "warning", "info", "debug", "log"}:
+            caller = caller.f_back
+        gst.gst_debug_log_literal(
+            self._pointer,
+            int(level),
+            caller.f_code.co_filename.encode(),
+            caller.f_code.co_name.encode(),
+            caller.f_lineno,
+            gobject_pointer(obj) if obj is not None else None,
+            message.encode("utf-8", "replace"),
+        )
+
+    def error(self, obj: GObject.Object | None, message: str) -> None:
+        self.log(Gst.DebugLevel.ERROR, obj, message)
+
+    def warning(self, obj: GObject.Object | None, message: str) -> None:
+        self.log(Gst.DebugLevel.WARNING, obj, message)
+
+    def info(self, obj: GObject.Object | None, message: str) -> None:
+        self.log(Gst.DebugLevel.INFO, obj, message)
+
+    def debug(self, obj: GObject.Object | None, message: str) -> None:
+        self.log(Gst.DebugLevel.DEBUG, obj, message)

@@ -1,0 +1,97 @@
+"""Loading a custom library file and checking it against the contract (reference "Virtual Methods")."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+
+class LibraryError(Exception):
+    """A custom library that cannot be used; `debug` holds the traceback when there is one."""
+
+    def __init__(self, message: str, debug: str = "") -> None:
+        super().__init__(message)
+        self.debug = debug
+
+
+def required_function(in_place: bool) -> str:
+    """The function a library must define for the given `in-place` value."""
+    return "process_ip" if in_place else "process"
+
+
+def module_name_for(path: str) -> str:
+    """A module name unique to the file's absolute path, so two `lib.py` files never collide."""
+    absolute = os.path.realpath(path)
+    digest = hashlib.sha1(absolute.encode()).hexdigest()[:12]
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(absolute))[0])
+    return f"empycustom_lib_{digest}_{stem}"
+
+
+@dataclass
+class CustomLibrary:
+    """A loaded library: its module and the contract functions it defines (None when absent)."""
+
+    path: str
+    module: ModuleType
+    start: Callable[[dict[str, Any]], Any] | None
+    stop: Callable[[dict[str, Any]], Any] | None
+    process: Callable[..., Any] | None
+    process_ip: Callable[..., Any] | None
+
+    def function(self, name: str) -> Callable[..., Any] | None:
+        return getattr(self, name)
+
+    def unload(self) -> None:
+        sys.modules.pop(self.module.__name__, None)
+
+
+def load_library(path: str | None, in_place: bool) -> CustomLibrary:
+    """Import the file at `path` and check it defines what `in_place` needs.
+
+    Raises `LibraryError` with a message naming the property or function.
+    """
+    if not path:
+        raise LibraryError("property 'custom-lib' is not set: give the path of a Python file")
+    if not os.path.isfile(path):
+        raise LibraryError(f"custom-lib '{path}' does not exist or is not a file")
+    name = module_name_for(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise LibraryError(f"custom-lib '{path}' cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as error:  # SyntaxError, ImportError, SystemExit, ...
+        sys.modules.pop(name, None)
+        raise LibraryError(
+            f"custom-lib '{path}' failed to import: {type(error).__name__}: {error}",
+            traceback.format_exc(),
+        ) from None
+    functions = {
+        fname: _callable_or_none(module, fname, path)
+        for fname in ("start", "stop", "process", "process_ip")
+    }
+    library = CustomLibrary(path=path, module=module, **functions)
+    needed = required_function(in_place)
+    if library.function(needed) is None:
+        library.unload()
+        raise LibraryError(
+            f"custom-lib '{path}' has no function {needed}(), which in-place="
+            f"{'true' if in_place else 'false'} needs"
+        )
+    return library
+
+
+def _callable_or_none(module: ModuleType, name: str, path: str) -> Callable[..., Any] | None:
+    value = getattr(module, name, None)
+    if value is not None and not callable(value):
+        raise LibraryError(f"custom-lib '{path}': {name} is not a function")
+    return value

@@ -1,0 +1,49 @@
+"""Posting errors and warnings on the bus the way C elements do (GST_ELEMENT_ERROR/WARNING)."""
+
+from __future__ import annotations
+
+import sys
+
+from empycustom._gst import GLib, Gst
+
+
+def post_error(
+    element: Gst.Element, text: str, debug: str = "", domain: str = "library"
+) -> None:
+    _post(element, Gst.MessageType.ERROR, text, debug, domain)
+
+
+def post_warning(
+    element: Gst.Element, text: str, debug: str = "", domain: str = "library"
+) -> None:
+    _post(element, Gst.MessageType.WARNING, text, debug, domain)
+
+
+_DOMAINS = {
+    "library": (Gst.library_error_quark, Gst.LibraryError.FAILED),
+    "settings": (Gst.library_error_quark, Gst.LibraryError.SETTINGS),
+    "init": (Gst.library_error_quark, Gst.LibraryError.INIT),
+    "stream": (Gst.stream_error_quark, Gst.StreamError.FAILED),
+    "format": (Gst.stream_error_quark, Gst.StreamError.FORMAT),
+    "resource": (Gst.resource_error_quark, Gst.ResourceError.NOT_FOUND),
+}
+
+
+def _post(
+    element: Gst.Element, kind: Gst.MessageType, text: str, debug: str, domain: str
+) -> None:
+    quark, code = _DOMAINS[domain]
+    caller = sys._getframe(2).f_code
+    element.message_full(
+        kind, quark(), int(code), text, debug or None, caller.co_filename, caller.co_name, 0
+    )
+
+
+def error_text(message: Gst.Message) -> tuple[str, str]:
+    """(text, debug) of an error or warning message, for applications and tests."""
+    if message.type == Gst.MessageType.ERROR:
+        error, debug = message.parse_error()
+    else:
+        error, debug = message.parse_warning()
+    assert isinstance(error, GLib.Error)
+    return error.message, debug or ""

@@ -1,0 +1,126 @@
+"""What a custom library returns as out_meta, turned into a list of per-object results.
+
+Accepted: a JSON string; the Python-literal string `str(list_of_dicts)` makes (numpy scalars
+such as `np.float64(1.5)` included); a list or dict; `''` or `None` for nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from typing import Any
+
+
+class OutMetaError(ValueError):
+    """out_meta that cannot be understood."""
+
+
+# Callables that numpy's repr writes around values: np.float64(1.5), np.str_('a'), array([1]).
+_NUMPY_WRAPPERS = frozenset(
+    {
+        "float16", "float32", "float64", "float128", "longdouble", "double", "half", "single",
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intp",
+        "uintp", "longlong", "ulonglong", "bool_", "bool", "str_", "bytes_", "array", "float",
+        "int", "complex64", "complex128",
+    }
+)  # fmt: skip
+_NAMED_CONSTANTS = {
+    "nan": math.nan, "NaN": math.nan, "inf": math.inf, "Infinity": math.inf,
+    "True_": True, "False_": False, "true": True, "false": False, "null": None,
+}  # fmt: skip
+
+
+def parse_out_meta(value: Any, function_name: str) -> list[Any]:
+    """Return the list of results a library's out_meta stands for.
+
+    Raises `OutMetaError` (naming `function_name`) for values that are neither.
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        if not text.strip():
+            return []
+        value = _parse_text(text, function_name)
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise OutMetaError(
+        f"{function_name}() returned out_meta of type {type(value).__name__}; expected a JSON "
+        "string, a list of dicts, a dict, '' or None"
+    )
+
+
+def _parse_text(text: str, function_name: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    except RecursionError:
+        raise OutMetaError(f"{function_name}() returned out_meta nested too deeply") from None
+    try:
+        return _literal(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as error:
+        raise OutMetaError(
+            f"{function_name}() returned out_meta that is neither JSON nor a Python literal: "
+            f"{error}; out_meta starts with {text[:80]!r}"
+        ) from None
+
+
+def _literal(node: ast.AST) -> Any:
+    """Evaluate a literal expression, also the numpy wrappers numpy's repr writes."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return [_literal(element) for element in node.elts]
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            raise ValueError("'**' is not allowed in out_meta")
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = _literal(node.operand)
+        if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+            return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        name = node.id if isinstance(node, ast.Name) else node.attr
+        if name in _NAMED_CONSTANTS:
+            return _NAMED_CONSTANTS[name]
+    if isinstance(node, ast.Call) and len(node.args) == 1:
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name in _NUMPY_WRAPPERS:
+            return _literal(node.args[0])
+    raise ValueError(f"unsupported expression {ast.unparse(node)[:60]!r}")
+
+
+def _json_default(value: Any) -> Any:
+    """Convert what `json` cannot: numpy scalars and arrays, sets, bytes."""
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"out_meta value of type {type(value).__name__} is not JSON serializable")
+
+
+def to_json(meta: Any) -> str:
+    """Serialize merged meta as strict JSON (NaN and infinities become null)."""
+    try:
+        return json.dumps(meta, default=_json_default, allow_nan=False)
+    except ValueError:
+        return json.dumps(_without_non_finite(meta), default=_json_default, allow_nan=False)
+
+
+def _without_non_finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "tolist"):
+        return _without_non_finite(value.tolist())
+    if isinstance(value, dict):
+        return {k: _without_non_finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_without_non_finite(v) for v in value]
+    return value

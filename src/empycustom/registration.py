@@ -1,0 +1,33 @@
+"""Making the elements available: in-process, or to gst-launch-1.0 through the plugin loader."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from empycustom._gst import Gst
+
+# element name -> "module:class"
+ELEMENTS = {
+    "empycustom": "empycustom.element:EmPyCustom",
+}
+
+
+def element_class(name: str) -> type:
+    module_name, class_name = ELEMENTS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def register() -> None:
+    """Register every element of this package in the current process (for `Gst.parse_launch`)."""
+    from empycustom import custom_meta
+
+    custom_meta.ensure_registered()
+    for name in ELEMENTS:
+        if Gst.ElementFactory.find(name) is None:
+            Gst.Element.register(None, name, Gst.Rank.NONE, element_class(name))
+
+
+def plugin_path() -> str:
+    """The folder to put on GST_PLUGIN_PATH: the loader imports its `python/*.py` files."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
