@@ -17,8 +17,15 @@ _signatures = {
     "_gst_debug_category_new": (ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_uint, ctypes.c_char_p]),
     "gst_debug_log_literal": (
         None,
-        [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
-         ctypes.c_void_p, ctypes.c_char_p],
+        [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+        ],
     ),  # fmt: skip
 }
 for _name, (_restype, _argtypes) in _signatures.items():

@@ -64,6 +64,7 @@ class State:
 
 
 class EmPyCustom(GstBase.BaseTransform):
+    __gtype_name__ = "GstEmPyCustom"
     __gstmetadata__ = (
         "EmPyCustom",
         "Filter/Video",
@@ -96,7 +97,7 @@ class EmPyCustom(GstBase.BaseTransform):
             str,
             "Events",
             "JSON object delivered once, to the next processed buffer, and added to that frame's "
-            "meta under \"events\". Values set before delivery are merged, later keys winning.",
+            'meta under "events". Values set before delivery are merged, later keys winning.',
             None,
             RW,
         ),
@@ -134,9 +135,9 @@ class EmPyCustom(GstBase.BaseTransform):
         "on-error": (
             str,
             "On error",
-            "What an exception in the custom library or unparsable out_meta does: \"error\" "
-            "posts an error and stops the stream, \"warn\" posts a warning and passes the frame "
-            "unchanged, \"drop\" posts a warning and drops the frame.",
+            'What an exception in the custom library or unparsable out_meta does: "error" '
+            'posts an error and stops the stream, "warn" posts a warning and passes the frame '
+            'unchanged, "drop" posts a warning and drops the frame.',
             "error",
             RW,
         ),
@@ -184,8 +185,10 @@ class EmPyCustom(GstBase.BaseTransform):
     def do_set_property(self, prop: GObject.ParamSpec, value: Any) -> None:
         name = prop.name
         if name in ("custom-lib", "in-place") and self._state is not None:
-            self._refuse(f"property '{name}' cannot change while the element is running; "
-                         "set it before starting the pipeline")
+            self._refuse(
+                f"property '{name}' cannot change while the element is running; "
+                "set it before starting the pipeline"
+            )
             return
         if name == "custom-lib":
             self._update(custom_lib=value)
@@ -201,8 +204,10 @@ class EmPyCustom(GstBase.BaseTransform):
             self._update(silent=value)
         elif name == "on-error":
             if value not in ON_ERROR_POLICIES:
-                self._refuse(f"property 'on-error' must be one of {', '.join(ON_ERROR_POLICIES)}; "
-                             f"got {value!r}, keeping {self._settings.on_error!r}")
+                self._refuse(
+                    f"property 'on-error' must be one of {', '.join(ON_ERROR_POLICIES)}; "
+                    f"got {value!r}, keeping {self._settings.on_error!r}"
+                )
                 return
             self._update(on_error=value)
         else:
@@ -259,7 +264,9 @@ class EmPyCustom(GstBase.BaseTransform):
                 library.start(options)
             except BaseException as error:
                 library.unload()
-                text = f"start() of custom-lib '{library.path}' raised {type(error).__name__}: {error}"
+                text = (
+                    f"start() of custom-lib '{library.path}' raised {type(error).__name__}: {error}"
+                )
                 CAT.error(self, text)
                 post_error(self, text, traceback.format_exc(), domain="init")
                 return False
@@ -332,14 +339,16 @@ class EmPyCustom(GstBase.BaseTransform):
             if outbuf is None:
                 out_meta = state.library.process_ip(inbuf, in_meta, settings.options, events)
             else:
-                out_meta = self._call_process(state.library, inbuf, outbuf, in_meta, settings,
-                                              events)
+                out_meta = self._call_process(
+                    state.library, inbuf, outbuf, in_meta, settings, events
+                )
                 if out_meta is FLOW_DROPPED:
                     return FLOW_DROPPED
             results = parse_out_meta(out_meta, function_name)
         except Exception as error:
-            return self._library_failed(settings, state.library, function_name, error, inbuf,
-                                        outbuf)
+            return self._library_failed(
+                settings, state.library, function_name, error, inbuf, outbuf
+            )
 
         merge_results(in_meta, results)
         add_events(in_meta, events)
@@ -385,8 +394,10 @@ class EmPyCustom(GstBase.BaseTransform):
         if isinstance(error, OutMetaError):
             text = f"custom-lib '{library.path}': {error}"
         else:
-            text = (f"{function_name}() of custom-lib '{library.path}' raised "
-                    f"{type(error).__name__}: {error}")
+            text = (
+                f"{function_name}() of custom-lib '{library.path}' raised "
+                f"{type(error).__name__}: {error}"
+            )
         debug = traceback.format_exc()
         if settings.on_error == "error":
             CAT.error(self, text)

@@ -7,15 +7,11 @@ import sys
 from empycustom._gst import GLib, Gst
 
 
-def post_error(
-    element: Gst.Element, text: str, debug: str = "", domain: str = "library"
-) -> None:
+def post_error(element: Gst.Element, text: str, debug: str = "", domain: str = "library") -> None:
     _post(element, Gst.MessageType.ERROR, text, debug, domain)
 
 
-def post_warning(
-    element: Gst.Element, text: str, debug: str = "", domain: str = "library"
-) -> None:
+def post_warning(element: Gst.Element, text: str, debug: str = "", domain: str = "library") -> None:
     _post(element, Gst.MessageType.WARNING, text, debug, domain)
 
 
@@ -29,9 +25,7 @@ _DOMAINS = {
 }
 
 
-def _post(
-    element: Gst.Element, kind: Gst.MessageType, text: str, debug: str, domain: str
-) -> None:
+def _post(element: Gst.Element, kind: Gst.MessageType, text: str, debug: str, domain: str) -> None:
     quark, code = _DOMAINS[domain]
     caller = sys._getframe(2).f_code
     element.message_full(

@@ -1,0 +1,23 @@
+# Every target first does whatever set-up is missing (scripts/setup.sh is idempotent).
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test lint bench soak
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/empycustom demo
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test: lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) benchmarks/bench.py
+
+soak: setup
+	$(PY) -m pytest -q -p no:cacheprovider -m slow --run-slow

@@ -1,0 +1,37 @@
+"""Shared set-up: an isolated GStreamer registry, the elements registered in-process, helpers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before GStreamer initialises: a private registry (a failed plugin-loader import is cached in
+# the user's registry) and no noise from OpenCV's missing optional cascades.
+_registry_dir = tempfile.mkdtemp(prefix="empycustom-registry-")
+os.environ["GST_REGISTRY"] = os.path.join(_registry_dir, "registry.bin")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+
+import pytest  # noqa: E402
+from pipeline import LibraryWriter, run_gst_launch, run_pipeline  # noqa: E402
+
+import empycustom  # noqa: E402
+
+empycustom.register()
+
+
+@pytest.fixture
+def write_library(tmp_path) -> LibraryWriter:
+    """Write a custom library file from source text; returns its path."""
+    return LibraryWriter(tmp_path)
+
+
+@pytest.fixture
+def pipeline():
+    """`run_pipeline(description, ...)`: run an in-process pipeline to EOS or error."""
+    return run_pipeline
+
+
+@pytest.fixture
+def gst_launch():
+    """`run_gst_launch(description, ...)`: run gst-launch-1.0 with the plugin loader."""
+    return run_gst_launch

@@ -1,0 +1,158 @@
+"""Running real pipelines in tests: in-process with Gst.parse_launch, or with gst-launch-1.0."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import empycustom
+from empycustom._gst import Gst
+from empycustom.messages import error_text
+
+
+@dataclass
+class Frame:
+    """What an appsink named "sink" received: the data, timestamps and merged meta."""
+
+    data: bytes
+    pts: int
+    caps: str
+    meta: dict[str, Any] | None
+    buffer: Gst.Buffer | None = None
+
+
+@dataclass
+class PipelineResult:
+    eos: bool
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    pipeline: Gst.Pipeline | None = None
+
+    @property
+    def error_texts(self) -> str:
+        return "\n".join(f"{text}\n{debug}" for text, debug in self.errors)
+
+    @property
+    def warning_texts(self) -> str:
+        return "\n".join(f"{text}\n{debug}" for text, debug in self.warnings)
+
+
+def run_pipeline(
+    description: str,
+    *,
+    timeout: float = 30,
+    configure: Callable[[Gst.Pipeline], None] | None = None,
+    keep_buffers: bool = False,
+    signal_element: str | None = "e",
+    on_buffer: Callable[[Gst.Pipeline, int], None] | None = None,
+) -> PipelineResult:
+    """Run `description` to EOS or the first error and collect what came out.
+
+    An appsink named "sink" has its buffers collected; an element named `signal_element`
+    has its new-meta signals collected.
+    """
+    pipeline = Gst.parse_launch(description)
+    result = PipelineResult(eos=False)
+    if configure is not None:
+        configure(pipeline)
+    sink = pipeline.get_by_name("sink")
+    if sink is not None:
+        sink.set_property("emit-signals", True)
+        sink.set_property("sync", False)
+
+        def on_sample(appsink: Gst.Element) -> Gst.FlowReturn:
+            sample = appsink.emit("pull-sample")
+            buffer = sample.get_buffer()
+            with buffer.map(Gst.MapFlags.READ) as info:
+                data = bytes(info.data)
+            result.frames.append(
+                Frame(
+                    data=data,
+                    pts=buffer.pts,
+                    caps=sample.get_caps().to_string(),
+                    meta=empycustom.read_meta(buffer),
+                    buffer=buffer if keep_buffers else None,
+                )
+            )
+            if on_buffer is not None:
+                on_buffer(pipeline, len(result.frames))
+            return Gst.FlowReturn.OK
+
+        sink.connect("new-sample", on_sample)
+    element = pipeline.get_by_name(signal_element) if signal_element else None
+    if element is not None and element.find_property("last-meta") is not None:
+        element.connect("new-meta", lambda _e, text: result.signals.append(json.loads(text)))
+
+    bus = pipeline.get_bus()
+    pipeline.set_state(Gst.State.PLAYING)
+    deadline_ns = int(timeout * Gst.SECOND)
+    mask = Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING
+    while True:
+        message = bus.timed_pop_filtered(deadline_ns, mask)
+        if message is None:
+            break
+        if message.type == Gst.MessageType.WARNING:
+            result.warnings.append(error_text(message))
+            continue
+        if message.type == Gst.MessageType.ERROR:
+            result.errors.append(error_text(message))
+        else:
+            result.eos = True
+        break
+    pipeline.set_state(Gst.State.NULL)
+    # Warnings posted while shutting down (stop()) are still on the bus.
+    while message := bus.pop_filtered(Gst.MessageType.WARNING | Gst.MessageType.ERROR):
+        target = result.warnings if message.type == Gst.MessageType.WARNING else result.errors
+        target.append(error_text(message))
+    result.pipeline = pipeline
+    return result
+
+
+class LibraryWriter:
+    """Writes custom library files into a test's temporary folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def __call__(self, source: str, name: str | None = None) -> str:
+        self.count += 1
+        path = self.folder / (name or f"lib{self.count}.py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+        return str(path)
+
+
+def gst_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for gst-launch-1.0: the venv first on PATH, the plugin folder, a private registry."""
+    env = dict(os.environ)
+    venv_bin = os.path.dirname(sys.executable)
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = os.path.dirname(venv_bin)
+    env["GST_PLUGIN_PATH"] = empycustom.plugin_path()
+    env.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_gst_launch(
+    arguments: list[str], *, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `gst-launch-1.0 ARGUMENTS` with the empycustom elements available."""
+    return subprocess.run(
+        ["gst-launch-1.0", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=gst_environment(env),
+    )
