@@ -133,7 +133,7 @@ class LibraryWriter:
 
 
 def gst_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for gst-launch-1.0: the venv first on PATH, the plugin folder, a private registry."""
+    """Environment for gst-launch-1.0: venv first on PATH, the plugin folder, a private registry."""
     env = dict(os.environ)
     venv_bin = os.path.dirname(sys.executable)
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")

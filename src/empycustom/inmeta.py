@@ -15,7 +15,7 @@ _cached_zone = ""
 
 
 def wall_clock_timestamp(now: float | None = None) -> str:
-    """Wall-clock time as ISO 8601 with milliseconds and UTC offset: 2020-05-13T12:18:47.323-0600."""
+    """Wall-clock ISO 8601 time with milliseconds and UTC offset: 2020-05-13T12:18:47.323-0600."""
     global _cached_second, _cached_prefix, _cached_zone
     if now is None:
         now = time.time()

@@ -1,4 +1,4 @@
-"""Loading a custom library file and checking it against the contract (reference "Virtual Methods")."""
+"""Loading a custom library file and checking it against the contract ("Virtual Methods")."""
 
 from __future__ import annotations
 
