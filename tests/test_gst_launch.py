@@ -105,3 +105,17 @@ def test_no_leaks_under_the_leaks_tracer(gst_launch, write_library):
         assert listed, result.stderr[-2000:]  # the tracer did run and check
         assert listed.group(1) == "0", result.stderr[-3000:]
         assert "CRITICAL" not in result.stderr
+
+
+def test_debug_category_logs_each_buffer(gst_launch, write_library):
+    lib = write_library(COUNTING)
+    result = gst_launch(
+        ["videotestsrc", "num-buffers=3", "!", "empycustom", f"custom-lib={lib}",
+         "in-place=true", "!", "fakesink"],
+        env={"GST_DEBUG": "empycustom:6", "GST_DEBUG_NO_COLOR": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert sum(" DEBUG " in line and "empycustom" in line and "transform_ip" in line
+               for line in lines) == 3  # fmt: skip
+    assert sum(" LOG " in line and "Processing buffer" in line for line in lines) == 3
