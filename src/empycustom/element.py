@@ -22,7 +22,7 @@ from empycustom.layout import FrameLayout
 from empycustom.library import CustomLibrary, LibraryError, load_library, required_function
 from empycustom.merge import add_events, merge_results
 from empycustom.messages import post_error, post_warning
-from empycustom.objects import ANALYTICS_UNAVAILABLE, parse_labels, read_objects, write_results
+from empycustom.objects import analytics_unavailable, parse_labels, read_objects, write_results
 from empycustom.options import PropertyValueError, parse_json_object
 from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
 
@@ -290,8 +290,8 @@ class EmPyCustom(GstBase.BaseTransform):
         self.set_in_place(settings.in_place)
         self._state = State(library=library, options=options)
         CAT.info(self, f"started custom-lib '{library.path}', in-place={settings.in_place}")
-        if ANALYTICS_UNAVAILABLE:
-            CAT.info(self, ANALYTICS_UNAVAILABLE)
+        if analytics_unavailable():
+            CAT.info(self, analytics_unavailable())
         return True
 
     def do_stop(self) -> bool:

@@ -29,11 +29,11 @@ try:
     from gi.repository import GstAnalytics
 except (ImportError, ValueError) as _missing:
     GstAnalytics = None
-    ANALYTICS_UNAVAILABLE = (
+    _analytics_unavailable: str | None = (
         f"analytics relation metas are not read: GstAnalytics needs GStreamer >= 1.24 ({_missing})"
     )
 else:
-    ANALYTICS_UNAVAILABLE = None
+    _analytics_unavailable = None
 
 # The param an upstream detector (DL Streamer and others) puts its class and score in.
 DETECTION_PARAM = "detection"
@@ -103,6 +103,11 @@ _SCALARS = {
 _quark_strings: dict[int, str] = {}
 
 
+def analytics_unavailable() -> str | None:
+    """Why analytics relation metas are not read, or None when they are."""
+    return _analytics_unavailable
+
+
 def parse_labels(text: str | None) -> dict[str, int]:
     """The `labels` property, "face,person,car", as {label: class id}; the first index wins."""
     labels: dict[str, int] = {}
@@ -147,10 +152,10 @@ def read_objects(
             obj["params"] = _read_params(params, obj)
         objects.append(obj)
         rois.append(meta)
-    if GstAnalytics is not None:
-        for obj in _analytics_objects(buffer, label_ids):
-            objects.append(obj)
-            rois.append(None)
+    if _analytics_unavailable is None:
+        analytics = _analytics_objects(buffer, label_ids)
+        objects.extend(analytics)
+        rois.extend([None] * len(analytics))
     return objects, rois
 
 
@@ -184,7 +189,7 @@ def _read_params(link: int, obj: dict[str, Any]) -> dict[str, Any]:
     unpack = _GLIST_LINK.unpack
     while link:
         structure, link = unpack(ctypes.string_at(link, _GLIST_LINK.size))
-        name = gst.gst_structure_get_name(structure).decode()
+        name = gst.gst_structure_get_name(structure).decode("utf-8", "replace")
         value = _structure_dict(structure)
         if name == RESULT_PARAM:
             value = _decoded_result(value)
@@ -213,7 +218,9 @@ def _structure_dict(structure: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for index in range(gst.gst_structure_n_fields(structure)):
         field = gst.gst_structure_nth_field_name(structure, index)
-        values[field.decode()] = _gvalue(gst.gst_structure_get_value(structure, field))
+        values[field.decode("utf-8", "replace")] = _gvalue(
+            gst.gst_structure_get_value(structure, field)
+        )
     return values
 
 
@@ -251,7 +258,23 @@ def _gvalue(address: int) -> Any:
 
 
 def _analytics_objects(buffer: Any, label_ids: dict[str, int]) -> list[dict[str, Any]]:
-    """Object-detection entries of the analytics relation meta (GStreamer >= 1.24)."""
+    """Object-detection entries of the analytics relation meta (GStreamer >= 1.24).
+
+    Bindings that do not behave as expected switch the analytics path off with their reason
+    (it cannot be tested on 1.22) instead of failing every buffer.
+    """
+    global _analytics_unavailable
+    try:
+        return _read_analytics(buffer, label_ids)
+    except Exception as error:
+        _analytics_unavailable = (
+            f"analytics relation metas are not read: reading them failed with "
+            f"{type(error).__name__}: {error}"
+        )
+        return []
+
+
+def _read_analytics(buffer: Any, label_ids: dict[str, int]) -> list[dict[str, Any]]:
     relation = GstAnalytics.buffer_get_analytics_relation_meta(buffer)
     if relation is None:
         return []
