@@ -157,3 +157,17 @@ def run_gst_launch(
         timeout=timeout,
         env=gst_environment(env),
     )
+
+
+DATA = Path(__file__).parent / "data"
+ASTRONAUT = DATA / "astronaut.png"
+ASTRONAUT_FACES = DATA / "astronaut-faces.png"
+
+
+def faces_source(image: Path, frames: int = 2) -> str:
+    """Pipeline head: a photograph as `frames` RGBA frames carrying one ROI meta per face found
+    by opencv's facedetect."""
+    return (
+        f"filesrc location={image} ! pngdec ! imagefreeze num-buffers={frames} ! videoconvert ! "
+        "facedetect display=false ! videoconvert ! video/x-raw,format=RGBA"
+    )

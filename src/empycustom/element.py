@@ -22,6 +22,7 @@ from empycustom.layout import FrameLayout
 from empycustom.library import CustomLibrary, LibraryError, load_library, required_function
 from empycustom.merge import add_events, merge_results
 from empycustom.messages import post_error, post_warning
+from empycustom.objects import analytics_unavailable, parse_labels, read_objects, write_results
 from empycustom.options import PropertyValueError, parse_json_object
 from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
 
@@ -51,6 +52,8 @@ class Settings:
     process_interval: int = 1
     silent: bool = False
     on_error: str = "error"
+    labels_text: str | None = None
+    label_ids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +144,15 @@ class EmPyCustom(GstBase.BaseTransform):
             "error",
             RW,
         ),
+        "labels": (
+            str,
+            "Labels",
+            "Comma-separated class labels, the index of each being its class id, like a "
+            "detector's labels file. An object whose ROI type is one of them gets that class_id "
+            'unless a "detection" param of its ROI gives a label_id.',
+            None,
+            RW,
+        ),
     }
     __gsignals__ = {
         "new-meta": (GObject.SignalFlags.RUN_LAST, None, (str,)),
@@ -178,6 +190,8 @@ class EmPyCustom(GstBase.BaseTransform):
             return state.last_meta if state is not None else self._last_meta_after_stop
         if name == "on-error":
             return settings.on_error
+        if name == "labels":
+            return settings.labels_text
         raise AttributeError(f"unknown property {name}")
 
     _last_meta_after_stop: str | None = None
@@ -210,6 +224,8 @@ class EmPyCustom(GstBase.BaseTransform):
                 )
                 return
             self._update(on_error=value)
+        elif name == "labels":
+            self._update(labels_text=value, label_ids=parse_labels(value))
         else:
             raise AttributeError(f"unknown property {name}")
 
@@ -274,6 +290,8 @@ class EmPyCustom(GstBase.BaseTransform):
         self.set_in_place(settings.in_place)
         self._state = State(library=library, options=options)
         CAT.info(self, f"started custom-lib '{library.path}', in-place={settings.in_place}")
+        if analytics_unavailable():
+            CAT.info(self, analytics_unavailable())
         return True
 
     def do_stop(self) -> bool:
@@ -333,7 +351,9 @@ class EmPyCustom(GstBase.BaseTransform):
 
         CAT.log(Gst.DebugLevel.LOG, self, "Processing buffer")
         events = self._take_events()
-        in_meta = build_in_meta(frame_num, inbuf.pts, self._layout)
+        # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
+        objects, rois = read_objects(inbuf if outbuf is None else outbuf, settings.label_ids)
+        in_meta = build_in_meta(frame_num, inbuf.pts, self._layout, objects)
         function_name = required_function(outbuf is None)
         try:
             if outbuf is None:
@@ -355,6 +375,7 @@ class EmPyCustom(GstBase.BaseTransform):
         text = to_json(in_meta)
         state.last_meta = text
         custom_meta.write_meta_json(inbuf if outbuf is None else outbuf, text)
+        write_results(rois, results)
         if not settings.silent:
             self.emit("new-meta", text)
         return Gst.FlowReturn.OK
