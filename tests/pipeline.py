@@ -118,6 +118,34 @@ def run_pipeline(
     return result
 
 
+def feed_appsrc(
+    pipeline: Gst.Pipeline, caps: str, buffers: list[Gst.Buffer], name: str = "src"
+) -> None:
+    """Make the appsrc `name` push `buffers` with `caps`, then end the stream.
+
+    Use from run_pipeline's `configure`. Buffers without a timestamp get 1/30 s apart.
+    """
+    appsrc = pipeline.get_by_name(name)
+    appsrc.set_property("caps", Gst.Caps.from_string(caps))
+    appsrc.set_property("format", Gst.Format.TIME)
+    pending = list(buffers)
+    buffers.clear()  # only the appsrc holds them once pushed, so they stay writable
+    count = 0
+
+    def need_data(source: Gst.Element, _length: int) -> None:
+        nonlocal count
+        if not pending:
+            source.emit("end-of-stream")
+            return
+        buffer = pending.pop(0)
+        if buffer.pts == Gst.CLOCK_TIME_NONE:
+            buffer.pts = count * Gst.SECOND // 30
+        count += 1
+        source.emit("push-buffer", buffer)
+
+    appsrc.connect("need-data", need_data)
+
+
 class LibraryWriter:
     """Writes custom library files into a test's temporary folder."""
 

@@ -113,8 +113,8 @@ def test_unparsable_out_meta_is_an_error(pipeline, write_library, returned, expe
     "returned, expected",
     [
         ("''", "process() returned str; expected a tuple (out_buffer, out_meta)"),
-        ("(np.zeros(5, np.uint8), '')", "the caps need uint8 data of 3072 bytes"),
-        ("([1, 2], '')", "out_buffer of type list"),
+        ("(np.zeros(5, np.uint8), '')", "expected uint8 (24, 32, 4) for RGBA 32x24"),
+        ("([1, 2], '')", "returned a list of 2 [a int, a int] as out_buffer"),
     ],
 )
 def test_wrong_process_return_is_an_error(pipeline, write_library, returned, expected):

@@ -12,11 +12,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from empycustom import custom_meta
 from empycustom._gst import GObject, Gst, GstBase
 from empycustom.debug import DebugCategory
+from empycustom.frames import FORMATS, copy_frame, write_output
 from empycustom.inmeta import build_in_meta
 from empycustom.layout import FrameLayout
 from empycustom.library import CustomLibrary, LibraryError, load_library, required_function
@@ -28,7 +27,7 @@ from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
 
 CAT = DebugCategory("empycustom", "Custom Python processing of video buffers")
 
-SUPPORTED_FORMATS = ("RGBA", "I420")
+SUPPORTED_FORMATS = FORMATS
 CAPS = Gst.Caps.from_string(
     f"video/x-raw, format=(string){{ {', '.join(SUPPORTED_FORMATS)} }}, "
     "width=(int)[ 1, 2147483647 ], height=(int)[ 1, 2147483647 ], "
@@ -326,6 +325,12 @@ class EmPyCustom(GstBase.BaseTransform):
         # Input and output caps are the same, so every meta (ROI metas included) stays valid.
         return True
 
+    def do_transform_size(
+        self, direction: Gst.PadDirection, caps: Gst.Caps, size: int, othercaps: Gst.Caps
+    ) -> tuple[bool, int]:
+        # An input laid out by a video meta may be smaller or larger than the caps' frame.
+        return True, self._layout.size if self._layout is not None else size
+
     # Streaming
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
@@ -346,14 +351,14 @@ class EmPyCustom(GstBase.BaseTransform):
         state.frame_num = frame_num + 1
         if frame_num % settings.process_interval:
             if outbuf is not None:
-                _copy_buffer_data(inbuf, outbuf)
+                copy_frame(inbuf, outbuf, self._layout)
             return Gst.FlowReturn.OK
 
         CAT.log(Gst.DebugLevel.LOG, self, "Processing buffer")
         events = self._take_events()
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         objects, rois = read_objects(inbuf if outbuf is None else outbuf, settings.label_ids)
-        in_meta = build_in_meta(frame_num, inbuf.pts, self._layout, objects)
+        in_meta = build_in_meta(frame_num, inbuf.pts, self._layout.for_buffer(inbuf), objects)
         function_name = required_function(outbuf is None)
         try:
             if outbuf is None:
@@ -400,7 +405,7 @@ class EmPyCustom(GstBase.BaseTransform):
         if out_buffer is None:
             CAT.log(Gst.DebugLevel.LOG, self, "process() returned no buffer: frame dropped")
             return FLOW_DROPPED
-        _write_output(out_buffer, outbuf, self._layout)
+        write_output(out_buffer, outbuf, self._layout)
         return out_meta
 
     def _library_failed(
@@ -431,52 +436,5 @@ class EmPyCustom(GstBase.BaseTransform):
         CAT.warning(self, text + "; frame passed unchanged (on-error=warn)")
         post_warning(self, text + "; frame passed unchanged (on-error=warn)", debug)
         if outbuf is not None:
-            _copy_buffer_data(inbuf, outbuf)
+            copy_frame(inbuf, outbuf, self._layout)
         return Gst.FlowReturn.OK
-
-
-class OutputFrameError(OutMetaError):
-    """process() returned an output frame that does not fit the negotiated caps."""
-
-
-def _copy_buffer_data(source: Gst.Buffer, destination: Gst.Buffer) -> None:
-    with source.map(Gst.MapFlags.READ) as src, destination.map(Gst.MapFlags.WRITE) as dst:
-        size = min(src.size, dst.size)
-        dst.data[:size] = src.data[:size]
-
-
-def _write_output(frame: Any, outbuf: Gst.Buffer, layout: FrameLayout | None) -> None:
-    """Write what process() returned as out_buffer into the element's output buffer."""
-    expected = layout.size if layout is not None else outbuf.get_size()
-    if isinstance(frame, Gst.Buffer):
-        if frame.get_size() != expected:
-            raise OutputFrameError(
-                f"process() returned a Gst.Buffer of {frame.get_size()} bytes; the caps need "
-                f"{expected}"
-            )
-        _copy_buffer_data(frame, outbuf)
-        return
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        data = memoryview(frame).cast("B")
-        if data.nbytes != expected:
-            raise OutputFrameError(
-                f"process() returned {data.nbytes} bytes; the caps need {expected}"
-            )
-        with outbuf.map(Gst.MapFlags.WRITE) as dst:
-            dst.data[:expected] = data
-        return
-    if isinstance(frame, np.ndarray):
-        if frame.dtype != np.uint8 or frame.nbytes != expected:
-            raise OutputFrameError(
-                f"process() returned a numpy array {frame.dtype}{list(frame.shape)} of "
-                f"{frame.nbytes} bytes; the caps need uint8 data of {expected} bytes"
-            )
-        with outbuf.map(Gst.MapFlags.WRITE) as dst:
-            target = np.frombuffer(dst.data, dtype=np.uint8, count=expected)
-            np.copyto(target.reshape(frame.shape), frame)
-            del target
-        return
-    raise OutputFrameError(
-        f"process() returned out_buffer of type {type(frame).__name__}; expected a Gst.Buffer, "
-        "a numpy array, bytes, or None to drop the frame"
-    )
