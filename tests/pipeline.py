@@ -189,7 +189,7 @@ def run_gst_launch(
 
 DATA = Path(__file__).parent / "data"
 ASTRONAUT = DATA / "astronaut.png"
-ASTRONAUT_FACES = DATA / "astronaut-faces.png"
+ASTRONAUT_FACES = Path(empycustom.__file__).parent / "data" / "astronaut-faces.png"
 
 
 def faces_source(image: Path, frames: int = 2) -> str:

@@ -11,8 +11,9 @@ import time
 from pipeline import gst_environment
 
 
-def empycustom_command(*arguments: str) -> list[str]:
-    return [os.path.join(gst_environment()["VIRTUAL_ENV"], "bin", "empycustom"), *arguments]
+def empycustom_command(*arguments: object) -> list[str]:
+    executable = os.path.join(gst_environment()["VIRTUAL_ENV"], "bin", "empycustom")
+    return [executable, *map(str, arguments)]
 
 
 def test_plugin_path_holds_the_loader_files():
@@ -65,12 +66,60 @@ def test_launch_bad_pipeline_fails():
     assert "no_such_element_xyz" in result.stderr
 
 
-def test_demo_prints_merged_meta():
+def decode_video(path) -> list[bytes]:
+    """Re-decode an MP4 file to RGBA frames (the demo's output must be playable)."""
+    from pipeline import run_pipeline
+
+    result = run_pipeline(
+        f"filesrc location={path} ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! "
+        "video/x-raw,format=RGBA ! appsink name=sink"
+    )
+    assert result.eos, result.error_texts
+    return [frame.data for frame in result.frames]
+
+
+def test_demo_on_the_default_input(tmp_path):
     result = subprocess.run(
-        empycustom_command("demo", "--frames", "4"),
-        capture_output=True, text=True, timeout=120, env=gst_environment(),
+        empycustom_command("demo", "--frames", "8", "--output", str(tmp_path)),
+        capture_output=True, text=True, timeout=300, env=gst_environment(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    metas = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert [meta["frame"][0]["frame_num"] for meta in metas] == [0, 1, 2, 3]
-    assert all("average_intensity" in meta["frame"][0]["emcustom"] for meta in metas)
+    printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in (tmp_path / "demo.jsonl").read_text().splitlines()]
+    assert printed == lines
+    assert [meta["frame"][0]["frame_num"] for meta in lines] == list(range(8))
+    for meta in lines:
+        faces = meta["frame"][0]["object"]
+        assert len(faces) == 3  # the bundled photograph shows three faces
+        assert all(0 < face["params"]["emcustom"]["average_intensity"] < 255 for face in faces)
+    assert '"frames": 8, "objects": 24' in result.stderr
+    frames = decode_video(tmp_path / "demo.mp4")
+    assert len(frames) == 8
+    # The overlay drew a green box: the box's left edge column is green in the decoded video.
+    import numpy as np
+
+    image = np.frombuffer(frames[0], np.uint8).reshape(200, 520, 4)
+    face = lines[0]["frame"][0]["object"][0]["rect_params"]
+    edge = image[face["top"] + 10 : face["top"] + face["height"] - 10, face["left"], :3].astype(int)
+    assert (edge[:, 1] - edge[:, [0, 2]].max(axis=1) > 100).mean() > 0.8
+
+
+def test_demo_with_another_library(tmp_path, write_library):
+    lib = write_library("def process_ip(b, m, o, e):\n    return [{'seen': True}] * 3\n")
+    result = subprocess.run(
+        empycustom_command("demo", "--frames", "2", "--lib", lib, "--output", str(tmp_path)),
+        capture_output=True, text=True, timeout=300, env=gst_environment(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "demo.jsonl").read_text().splitlines()
+    faces = json.loads(lines[0])["frame"][0]["object"]
+    assert [face["params"]["emcustom"] for face in faces] == [{"seen": True}] * 3
+
+
+def test_demo_missing_input_fails_clearly(tmp_path):
+    result = subprocess.run(
+        empycustom_command("demo", "--input", str(tmp_path / "nope.mp4"), "--output", tmp_path),
+        capture_output=True, text=True, timeout=60, env=gst_environment(),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "nope.mp4' does not exist" in result.stderr

@@ -34,18 +34,19 @@ def _wanted(obj: dict[str, Any], options: dict[str, Any]) -> bool:
 def process_ip(io_buffer: Gst.Buffer, in_meta: dict, options: dict, events: dict) -> list:
     objects = in_meta["frame"][0]["object"]
     with empycustom.frame(io_buffer, in_meta) as view:
-        intensity = _intensity(view)
         if not objects:
-            return [{"average_intensity": round(float(intensity.mean()), 3)}]
+            return [{"average_intensity": round(float(_intensity(view).mean()), 3)}]
+        # Crop before averaging the colours: only the objects' pixels are read.
+        packed = view[0] if isinstance(view, tuple) else view
         results: list[dict[str, Any]] = []
         for obj in objects:
-            if not _wanted(obj, options):
-                results.append({})
-                continue
             rect = obj["rect_params"]
             left, top = max(int(rect["left"]), 0), max(int(rect["top"]), 0)
-            crop = intensity[top : top + int(rect["height"]), left : left + int(rect["width"])]
-            results.append({"average_intensity": round(float(crop.mean()), 3)} if crop.size else {})
+            crop = packed[top : top + int(rect["height"]), left : left + int(rect["width"])]
+            if not _wanted(obj, options) or not crop.size:
+                results.append({})
+                continue
+            results.append({"average_intensity": round(float(_intensity(crop).mean()), 3)})
         return results
 
 
