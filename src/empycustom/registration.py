@@ -10,6 +10,7 @@ from empycustom._gst import Gst
 # element name -> "module:class"
 ELEMENTS = {
     "empycustom": "empycustom.element:EmPyCustom",
+    "perf": "empycustom.perf:Perf",
 }
 
 
