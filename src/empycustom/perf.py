@@ -151,7 +151,7 @@ class CpuLoad:
 
 
 class Perf(GstBase.BaseTransform):
-    __gtype_name__ = "GstEmPyCustomPerf"
+    __gtype_name__ = "GstPerf"  # default element names perf0, perf1... as gst-perf's
     __gstmetadata__ = (
         "Performance Identity element",
         "Generic",
