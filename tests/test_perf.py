@@ -49,6 +49,14 @@ def test_rate_meter_means_cover_the_whole_run_and_end_of_stream_reports_the_rest
     assert meter.flush(3 * SECOND) is None  # nothing new since
 
 
+def test_end_of_stream_right_after_the_last_buffer_does_not_inflate_the_rate():
+    meter = RateMeter(SECOND)
+    for n in range(10):
+        meter.add(100, n * SECOND // 10)
+    last = meter.flush(9 * SECOND // 10 + 1000)  # EOS 1 us after the tenth buffer
+    assert last.fps == pytest.approx(10) and last.mean_fps == pytest.approx(10)
+
+
 def test_rate_meter_reports_nothing_without_buffers():
     meter = RateMeter(SECOND)
     assert meter.flush(5 * SECOND) is None

@@ -82,6 +82,7 @@ class RateMeter:
         self.interval_ns = interval_ns
         self.first_time: int | None = None
         self.window_start = 0
+        self.last_time = 0
         self.window_frames = 0
         self.window_bytes = 0
         self.total_frames = 0
@@ -96,12 +97,18 @@ class RateMeter:
             report = self._close(now)
         self.window_frames += 1
         self.window_bytes += size
+        self.last_time = now
         return report
 
     def flush(self, now: int) -> PerfReport | None:
         """Report the unfinished interval (at end of stream); None when it holds no buffer."""
         if self.window_frames == 0 or now <= self.window_start:
             return None
+        if self.window_frames > 1:
+            # End the interval one mean buffer period after the last buffer, where the next
+            # buffer would have ended it: EOS comes right after the last buffer (or whenever).
+            period = (self.last_time - self.window_start) // (self.window_frames - 1)
+            now = self.last_time + period
         return self._close(now)
 
     def _close(self, now: int) -> PerfReport:

@@ -5,7 +5,8 @@ library returns `{"predicted_class": LABEL, "probability": P, "class_index": I}`
 softmax probability of the predicted class; objects whose box lies outside the frame get `{}`.
 
 Options:
-- `model`: path of a TorchScript file (`torch.jit.save`), or
+- `model`: path of a TorchScript file (`torch.jit.save`), or of an exported program
+  (`torch.export.save`, a `.pt2` file, exported with a dynamic batch dimension), or
 - `architecture` + `weights`: a torchvision model name (e.g. "squeezenet1_0") and the path of a
   local state-dict file for it (needs torchvision; nothing is downloaded).
 - `labels`: a list of class names, or the path of a text file with one name per line. The model
@@ -74,7 +75,10 @@ def read_labels(value: Any) -> list[str]:
 
 def load_model(torch: Any, options: dict[str, Any], num_classes: int, device: Any) -> Any:
     if "model" in options:
-        return torch.jit.load(options["model"], map_location=device)
+        path = options["model"]
+        if path.endswith(".pt2"):  # torch.export.save(); its module() cannot switch to eval()
+            return torch.export.load(path).module().to(device)
+        return torch.jit.load(path, map_location=device).eval()
     if "architecture" in options:
         try:
             import torchvision
@@ -90,7 +94,7 @@ def load_model(torch: Any, options: dict[str, Any], num_classes: int, device: An
         )
         state = torch.load(options["weights"], map_location=device, weights_only=True)
         model.load_state_dict(state)
-        return model.to(device)
+        return model.to(device).eval()
     raise ValueError("give option 'model' (a TorchScript file) or 'architecture' and 'weights'")
 
 
@@ -103,7 +107,6 @@ def start(options: dict[str, Any]) -> None:
     default_device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(options.get("device", default_device))
     model = load_model(torch, options, len(labels), device)
-    model.eval()
     size = int(options.get("input_size", 224))
 
     def channel_values(name: str, default: tuple[float, ...]) -> Any:
