@@ -211,6 +211,11 @@ def test_check_reports_what_is_wrong_and_fails(write_library, capsys, case):
     assert out.rstrip().splitlines()[-1].startswith("check: ") and "problem(s)" in out
 
 
+def test_check_of_a_missing_file_fails(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nowhere.py")]) == 1
+    assert "does not exist or is not a file" in capsys.readouterr().out
+
+
 def test_check_stops_waiting_for_a_library_that_hangs(write_library, capsys):
     library = write_library(
         "import time\n"

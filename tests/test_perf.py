@@ -140,6 +140,20 @@ def test_perf_keeps_data_and_metas_untouched(pipeline, write_library):
     ]
 
 
+def test_perf_takes_any_caps_and_counts_the_bytes_of_each_buffer(pipeline):
+    result = pipeline(
+        "videotestsrc num-buffers=12 pattern=ball ! video/x-raw,width=96,height=64 ! jpegenc ! "
+        "perf silent=true ! appsink name=sink"
+    )
+    assert result.eos, result.error_texts
+    assert result.frames[0].caps.startswith("image/jpeg")
+    sizes = [len(frame.data) for frame in result.frames]
+    assert len(set(sizes)) > 1  # compressed frames differ in size
+    last = [s for s in result.element_messages if s.get_name() == "perf"][-1]
+    assert last.get_uint64("frames") == (True, 12)
+    assert last.get_uint64("bytes") == (True, sum(sizes))
+
+
 def test_perf_silent_posts_messages_without_printing(pipeline, capfd):
     result = pipeline(_live_pipeline("perf silent=true interval=100", 20))
     assert result.eos, result.error_texts

@@ -12,6 +12,7 @@ Buffers pass through untouched (passthrough: data and metas are never copied or 
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 from empycustom._gst import GObject, Gst, GstBase
@@ -39,7 +40,7 @@ def format_clock_time(ns: int) -> str:
 class PerfReport:
     """The rates over one interval, and since the first buffer ("mean")."""
 
-    timestamp: int  # monotonic nanoseconds (gst_util_get_timestamp) at the end of the interval
+    timestamp: int  # CLOCK_MONOTONIC ns, as gst_util_get_timestamp(), at the interval's end
     fps: float
     bps: float
     mean_fps: float
@@ -102,13 +103,13 @@ class RateMeter:
 
     def flush(self, now: int) -> PerfReport | None:
         """Report the unfinished interval (at end of stream); None when it holds no buffer."""
-        if self.window_frames == 0 or now <= self.window_start:
-            return None
         if self.window_frames > 1:
             # End the interval one mean buffer period after the last buffer, where the next
             # buffer would have ended it: EOS comes right after the last buffer (or whenever).
             period = (self.last_time - self.window_start) // (self.window_frames - 1)
             now = self.last_time + period
+        if self.window_frames == 0 or now <= self.window_start:
+            return None
         return self._close(now)
 
     def _close(self, now: int) -> PerfReport:
@@ -163,7 +164,7 @@ class Perf(GstBase.BaseTransform):
         "Performance Identity element",
         "Generic",
         "Passes buffers through and reports frames per second and bits per second once a "
-        "second, as a stdout line and an element message",
+        "second (property interval), as a stdout line and an element message",
         "empycustom developers",
     )
     __gsttemplates__ = (
@@ -234,14 +235,14 @@ class Perf(GstBase.BaseTransform):
         return True
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
-        report = self._meter.add(buffer.get_size(), Gst.util_get_timestamp())
+        report = self._meter.add(buffer.get_size(), time.monotonic_ns())
         if report is not None:
             self._publish(report)
         return Gst.FlowReturn.OK
 
     def do_sink_event(self, event: Gst.Event) -> bool:
         if event.type == Gst.EventType.EOS:
-            report = self._meter.flush(Gst.util_get_timestamp())
+            report = self._meter.flush(time.monotonic_ns())
             if report is not None:
                 self._publish(report)
         return GstBase.BaseTransform.do_sink_event(self, event)
