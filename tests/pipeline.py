@@ -35,6 +35,7 @@ class PipelineResult:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     frames: list[Frame] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
+    element_messages: list[Gst.Structure] = field(default_factory=list)
     pipeline: Gst.Pipeline | None = None
 
     @property
@@ -95,11 +96,17 @@ def run_pipeline(
     bus = pipeline.get_bus()
     pipeline.set_state(Gst.State.PLAYING)
     deadline_ns = int(timeout * Gst.SECOND)
-    mask = Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING
+    mask = (
+        Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING
+        | Gst.MessageType.ELEMENT
+    )  # fmt: skip
     while True:
         message = bus.timed_pop_filtered(deadline_ns, mask)
         if message is None:
             break
+        if message.type == Gst.MessageType.ELEMENT:
+            result.element_messages.append(message.get_structure().copy())
+            continue
         if message.type == Gst.MessageType.WARNING:
             result.warnings.append(error_text(message))
             continue

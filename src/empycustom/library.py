@@ -58,6 +58,19 @@ def load_library(path: str | None, in_place: bool) -> CustomLibrary:
 
     Raises `LibraryError` with a message naming the property or function.
     """
+    library = import_library(path)
+    needed = required_function(in_place)
+    if library.function(needed) is None:
+        library.unload()
+        raise LibraryError(
+            f"custom-lib '{path}' has no function {needed}(), which in-place="
+            f"{'true' if in_place else 'false'} needs"
+        )
+    return library
+
+
+def import_library(path: str | None) -> CustomLibrary:
+    """Import the file at `path`, whichever contract functions it defines."""
     if not path:
         raise LibraryError("property 'custom-lib' is not set: give the path of a Python file")
     if not os.path.isfile(path):
@@ -80,15 +93,7 @@ def load_library(path: str | None, in_place: bool) -> CustomLibrary:
         fname: _callable_or_none(module, fname, path)
         for fname in ("start", "stop", "process", "process_ip")
     }
-    library = CustomLibrary(path=path, module=module, **functions)
-    needed = required_function(in_place)
-    if library.function(needed) is None:
-        library.unload()
-        raise LibraryError(
-            f"custom-lib '{path}' has no function {needed}(), which in-place="
-            f"{'true' if in_place else 'false'} needs"
-        )
-    return library
+    return CustomLibrary(path=path, module=module, **functions)
 
 
 def _callable_or_none(module: ModuleType, name: str, path: str) -> Callable[..., Any] | None:

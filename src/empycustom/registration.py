@@ -11,6 +11,7 @@ from empycustom._gst import Gst
 ELEMENTS = {
     "empycustom": "empycustom.element:EmPyCustom",
     "aimeta": "empycustom.aimeta:AiMeta",
+    "perf": "empycustom.perf:Perf",
 }
 
 
