@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 import bench_cases
-from bench_cases import CASES_BY_NAME, Case, build, run_case
+from bench_cases import CASES_BY_NAME, ELEMENT_NAME, Case, build, run_case
 
 from empycustom._gst import Gst
 from empycustom.element import EmPyCustom
@@ -56,7 +56,12 @@ class ProfiledEmPyCustom(EmPyCustom):
 
 def profile_case(case: Case, buffers: int) -> pstats.Stats:
     ProfiledEmPyCustom.profiler = profiler = cProfile.Profile(time.thread_time_ns, 1e-9)
-    profiled = replace(case, middle=case.middle.replace("empycustom ", "empycustomprofiled "))
+    profiled = replace(
+        case,
+        middle=case.middle.replace(
+            f"empycustom name={ELEMENT_NAME}", f"empycustomprofiled name={ELEMENT_NAME}"
+        ),
+    )
     pipeline = build(profiled, buffers)
     bus = pipeline.get_bus()
     pipeline.set_state(Gst.State.PLAYING)
