@@ -9,6 +9,7 @@ APT_PACKAGES=(
   opencv-data python3-gst-1.0 gstreamer1.0-python3-plugin-loader
   gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
   python3-venv python3-dev python3-numpy libgirepository1.0-dev libcairo2-dev pkg-config gcc
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev  # headers of the _native extension
 )
 
 missing=()
@@ -27,7 +28,10 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 stamp=.venv/.empycustom-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# The editable install also builds the C extension into src/: again whenever its source changed.
+native=(src/empycustom/_native*.so)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] ||
+  [ ! -f "${native[0]}" ] || [ src/empycustom/_native.c -nt "${native[0]}" ]; then
   .venv/bin/pip install -q --upgrade pip
   # PyGObject 3.48.2 removes the "created element should be floating" CRITICAL of Debian's 3.42.
   .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev,opencv,torch]"

@@ -1,0 +1,575 @@
+/* empycustom._native: the per-object metadata path in C.
+ *
+ * Reads every GstVideoRegionOfInterestMeta of a buffer into in_meta object dicts, writes each
+ * object's result back onto its ROI as an "emcustom" param, and reads/writes the frame's merged
+ * JSON carried as a GstCustomMeta. Doing this through ctypes cost several foreign calls per
+ * object; here one call handles a whole buffer. Buffers and ROI metas are passed as C addresses
+ * (hash() of a PyGObject boxed object is its pointer). Every function runs with the GIL held.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#define RESULT_PARAM "emcustom"
+#define DETECTION_PARAM "detection"
+#define JSON_FIELD "json"
+#define CUSTOM_META_NAME "EmPyCustomMeta"
+#define NOT_WRITABLE "cannot attach metadata to a buffer that is not writable"
+
+static GType roi_api;
+static GQuark json_quark;
+
+/* Interned dict keys and shared constants, made once at import. */
+static PyObject *key_object_id, *key_parent_id, *key_class_id, *key_obj_label, *key_confidence,
+    *key_rect_params, *key_params, *key_left, *key_top, *key_width, *key_height, *key_label_id,
+    *key_json, *key_detection, *unknown_class_id, *unknown_confidence;
+
+static PyObject *gvalue_to_python(const GValue *value);
+
+static int expect_arguments(const char *function, Py_ssize_t given, Py_ssize_t expected) {
+  if (given == expected) return 0;
+  PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", function, expected, given);
+  return -1;
+}
+
+/* UTF-8 text as str (invalid bytes replaced), NULL as None. */
+static PyObject *text_or_none(const char *text) {
+  if (text == NULL) Py_RETURN_NONE;
+  return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+}
+
+/* The str of a GQuark (a new reference). Quarks live as long as the process and count up from
+ * 1, so the strs of the first ones are kept in an array indexed by quark. */
+#define CACHED_QUARKS 65536
+static PyObject **quark_strs;
+static GQuark quark_strs_size;
+
+static PyObject *quark_str(GQuark quark) {
+  if (quark >= CACHED_QUARKS) return text_or_none(g_quark_to_string(quark));
+  if (quark >= quark_strs_size) {
+    GQuark size = MAX(quark + 1, MIN(quark_strs_size * 2, CACHED_QUARKS));
+    PyObject **strs = PyMem_Realloc(quark_strs, size * sizeof *strs);
+    if (strs == NULL) return PyErr_NoMemory();
+    memset(strs + quark_strs_size, 0, (size - quark_strs_size) * sizeof *strs);
+    quark_strs = strs;
+    quark_strs_size = size;
+  }
+  if (quark_strs[quark] == NULL) {
+    quark_strs[quark] = quark ? text_or_none(g_quark_to_string(quark)) : PyUnicode_FromString("");
+    if (quark_strs[quark] == NULL) return NULL;
+  }
+  return Py_NewRef(quark_strs[quark]);
+}
+
+static void *address_argument(PyObject *value, const char *what) {
+  void *address = PyLong_AsVoidPtr(value);
+  if (address == NULL && !PyErr_Occurred())
+    PyErr_Format(PyExc_ValueError, "%s address is NULL", what);
+  return address;
+}
+
+static gboolean add_field(GQuark field, const GValue *value, gpointer user_data) {
+  PyObject *key = quark_str(field);
+  if (key == NULL) return FALSE;
+  PyObject *item = gvalue_to_python(value);
+  int failed = item == NULL || PyDict_SetItem((PyObject *)user_data, key, item) < 0;
+  Py_DECREF(key);
+  Py_XDECREF(item);
+  return !failed;
+}
+
+static PyObject *structure_to_dict(const GstStructure *structure) {
+  PyObject *values = PyDict_New();
+  if (values != NULL && !gst_structure_foreach(structure, add_field, values)) Py_CLEAR(values);
+  return values;
+}
+
+/* A GstValueArray or GstValueList as a list. */
+static PyObject *values_to_list(const GValue *value, guint (*size)(const GValue *),
+                                const GValue *(*nth)(const GValue *, guint)) {
+  guint count = size(value);
+  PyObject *items = PyList_New(count);
+  for (guint index = 0; items != NULL && index < count; index++) {
+    PyObject *item = gvalue_to_python(nth(value, index));
+    if (item == NULL) Py_CLEAR(items);
+    else PyList_SET_ITEM(items, index, item);
+  }
+  return items;
+}
+
+/* A GValue as plain data: numbers, strings, structures as dicts, arrays and lists as lists;
+ * other types as their GStreamer serialization (e.g. fractions as "30/1"). */
+static PyObject *gvalue_to_python(const GValue *value) {
+  GType type = G_VALUE_TYPE(value);
+  switch (type) {
+    case G_TYPE_BOOLEAN: return PyBool_FromLong(g_value_get_boolean(value));
+    case G_TYPE_CHAR: return PyLong_FromLong(g_value_get_schar(value));
+    case G_TYPE_UCHAR: return PyLong_FromLong(g_value_get_uchar(value));
+    case G_TYPE_INT: return PyLong_FromLong(g_value_get_int(value));
+    case G_TYPE_UINT: return PyLong_FromUnsignedLong(g_value_get_uint(value));
+    case G_TYPE_LONG: return PyLong_FromLong(g_value_get_long(value));
+    case G_TYPE_ULONG: return PyLong_FromUnsignedLong(g_value_get_ulong(value));
+    case G_TYPE_INT64: return PyLong_FromLongLong(g_value_get_int64(value));
+    case G_TYPE_UINT64: return PyLong_FromUnsignedLongLong(g_value_get_uint64(value));
+    case G_TYPE_FLOAT: return PyFloat_FromDouble(g_value_get_float(value));
+    case G_TYPE_DOUBLE: return PyFloat_FromDouble(g_value_get_double(value));
+    case G_TYPE_STRING: return text_or_none(g_value_get_string(value));
+    default: break;
+  }
+  if (type == GST_TYPE_STRUCTURE || type == GST_TYPE_ARRAY || type == GST_TYPE_LIST) {
+    if (Py_EnterRecursiveCall(" while converting a nested GStreamer value")) return NULL;
+    PyObject *nested;
+    if (type == GST_TYPE_ARRAY) {
+      nested = values_to_list(value, gst_value_array_get_size, gst_value_array_get_value);
+    } else if (type == GST_TYPE_LIST) {
+      nested = values_to_list(value, gst_value_list_get_size, gst_value_list_get_value);
+    } else {
+      const GstStructure *structure = gst_value_get_structure(value);
+      nested = structure ? structure_to_dict(structure) : Py_NewRef(Py_None);
+    }
+    Py_LeaveRecursiveCall();
+    return nested;
+  }
+  gchar *serialized = gst_value_serialize(value);
+  PyObject *result = text_or_none(serialized);
+  g_free(serialized);
+  return result;
+}
+
+/* An "emcustom" param shows the result it carries: decode(param["json"]); one that is not our
+ * JSON (no str "json" field, or decode raises ValueError) stays as its dict. */
+static PyObject *decoded_result(PyObject *param, PyObject *decode) {
+  PyObject *text = PyDict_GetItemWithError(param, key_json);
+  if (text == NULL || !PyUnicode_Check(text)) return PyErr_Occurred() ? NULL : Py_NewRef(param);
+  PyObject *result = PyObject_CallOneArg(decode, text);
+  if (result == NULL && PyErr_ExceptionMatches(PyExc_ValueError)) {
+    PyErr_Clear();
+    return Py_NewRef(param);
+  }
+  return result;
+}
+
+/* The param structures of a ROI as {name: dict}; the first of a name wins. */
+static PyObject *params_to_dict(const GList *link, PyObject *decode) {
+  PyObject *params = PyDict_New();
+  for (; params != NULL && link != NULL; link = link->next) {
+    const GstStructure *structure = link->data;
+    PyObject *name = quark_str(gst_structure_get_name_id(structure));
+    int present = name == NULL ? -1 : PyDict_Contains(params, name);
+    if (present == 0) {
+      PyObject *value = structure_to_dict(structure);
+      if (value != NULL && gst_structure_has_name(structure, RESULT_PARAM))
+        Py_SETREF(value, decoded_result(value, decode));
+      if (value == NULL || PyDict_SetItem(params, name, value) < 0) present = -1;
+      Py_XDECREF(value);
+    }
+    Py_XDECREF(name);
+    if (present < 0) Py_CLEAR(params);
+  }
+  return params;
+}
+
+/* class_id and confidence from a "detection" param's label_id (an int) and confidence (a
+ * number); they keep what the caller passed (new references) when the param lacks them. */
+static int detection_values(PyObject *params, PyObject **class_id, PyObject **confidence) {
+  PyObject *detection = PyDict_GetItemWithError(params, key_detection);
+  if (detection == NULL || !PyDict_Check(detection)) return PyErr_Occurred() ? -1 : 0;
+  PyObject *label_id = PyDict_GetItemWithError(detection, key_label_id);
+  if (label_id == NULL && PyErr_Occurred()) return -1;
+  if (label_id != NULL && PyLong_Check(label_id)) Py_SETREF(*class_id, Py_NewRef(label_id));
+  PyObject *score = PyDict_GetItemWithError(detection, key_confidence);
+  if (score == NULL) return PyErr_Occurred() ? -1 : 0;
+  if (PyLong_Check(score) || PyFloat_Check(score)) {
+    PyObject *number = PyNumber_Float(score);
+    if (number == NULL) return -1;
+    Py_SETREF(*confidence, number);
+  }
+  return 0;
+}
+
+static PyObject *rect_dict(const GstVideoRegionOfInterestMeta *roi) {
+  PyObject *rect = PyDict_New();
+  PyObject *keys[] = {key_left, key_top, key_width, key_height};
+  guint values[] = {roi->x, roi->y, roi->w, roi->h};
+  for (int index = 0; rect != NULL && index < 4; index++) {
+    PyObject *number = PyLong_FromUnsignedLong(values[index]);
+    if (number == NULL || PyDict_SetItem(rect, keys[index], number) < 0) Py_CLEAR(rect);
+    Py_XDECREF(number);
+  }
+  return rect;
+}
+
+/* One in_meta object dict for a ROI meta. */
+static PyObject *roi_object(const GstVideoRegionOfInterestMeta *roi, PyObject *label_ids,
+                            PyObject *decode) {
+  PyObject *object = NULL;
+  PyObject *label = quark_str(roi->roi_type);
+  PyObject *params = roi->params ? params_to_dict(roi->params, decode) : PyDict_New();
+  PyObject *class_id = NULL;
+  PyObject *confidence = Py_NewRef(unknown_confidence);
+  PyObject *rect = rect_dict(roi);
+  PyObject *object_id = PyLong_FromLong(roi->id);
+  PyObject *parent_id = PyLong_FromLong(roi->parent_id);
+  if (label == NULL || params == NULL || rect == NULL || object_id == NULL || parent_id == NULL)
+    goto done;
+  class_id = PyDict_GetItemWithError(label_ids, label);
+  if (class_id == NULL && PyErr_Occurred()) goto done;
+  class_id = Py_NewRef(class_id ? class_id : unknown_class_id);
+  if (detection_values(params, &class_id, &confidence) < 0) goto done;
+
+  object = PyDict_New();
+  PyObject *keys[] = {key_object_id, key_parent_id, key_class_id, key_obj_label,
+                      key_confidence, key_rect_params, key_params};
+  PyObject *values[] = {object_id, parent_id, class_id, label, confidence, rect, params};
+  for (int index = 0; object != NULL && index < 7; index++) {
+    if (PyDict_SetItem(object, keys[index], values[index]) < 0) Py_CLEAR(object);
+  }
+done:
+  Py_XDECREF(label);
+  Py_XDECREF(params);
+  Py_XDECREF(class_id);
+  Py_XDECREF(confidence);
+  Py_XDECREF(rect);
+  Py_XDECREF(object_id);
+  Py_XDECREF(parent_id);
+  return object;
+}
+
+static PyObject *read_rois(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("read_rois", nargs, 3) < 0) return NULL;
+  GstBuffer *buffer = address_argument(args[0], "buffer");
+  if (buffer == NULL) return NULL;
+  PyObject *label_ids = args[1], *decode = args[2];
+  if (!PyDict_Check(label_ids)) return PyErr_Format(PyExc_TypeError, "label_ids must be a dict");
+  if (!PyCallable_Check(decode)) return PyErr_Format(PyExc_TypeError, "decode must be callable");
+
+  /* Looked up once GStreamer is surely initialised (there is a buffer): registered before
+   * gst_init(), the ROI meta API type would miss its tags and crash elements transforming it. */
+  if (roi_api == 0) roi_api = GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE;
+  PyObject *objects = PyList_New(0);
+  PyObject *addresses = PyList_New(0);
+  gpointer state = NULL;
+  GstMeta *meta;
+  while (objects != NULL && addresses != NULL &&
+         (meta = gst_buffer_iterate_meta_filtered(buffer, &state, roi_api)) != NULL) {
+    PyObject *object = roi_object((GstVideoRegionOfInterestMeta *)meta, label_ids, decode);
+    PyObject *address = object ? PyLong_FromVoidPtr(meta) : NULL;
+    if (address == NULL || PyList_Append(objects, object) < 0 ||
+        PyList_Append(addresses, address) < 0) {
+      Py_CLEAR(objects);
+    }
+    Py_XDECREF(object);
+    Py_XDECREF(address);
+  }
+  if (objects == NULL || addresses == NULL) {
+    Py_XDECREF(objects);
+    Py_XDECREF(addresses);
+    return NULL;
+  }
+  return Py_BuildValue("(NN)", objects, addresses);
+}
+
+/* Set (replacing) or add the "emcustom" param of a ROI, json=text. */
+static void set_result(GstVideoRegionOfInterestMeta *roi, const char *text, Py_ssize_t size) {
+  GValue value = G_VALUE_INIT;
+  g_value_init(&value, G_TYPE_STRING);
+  g_value_take_string(&value, g_strndup(text, size));
+  GstStructure *param = gst_video_region_of_interest_meta_get_param(roi, RESULT_PARAM);
+  if (param != NULL) {
+    gst_structure_id_take_value(param, json_quark, &value);
+  } else {
+    param = gst_structure_new_empty(RESULT_PARAM);
+    gst_structure_id_take_value(param, json_quark, &value);
+    gst_video_region_of_interest_meta_add_param(roi, param);
+  }
+}
+
+static PyObject *write_results(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("write_results", nargs, 2) < 0) return NULL;
+  PyObject *rois = PySequence_Fast(args[0], "roi_addresses must be a sequence");
+  PyObject *encoded = rois ? PySequence_Fast(args[1], "results must be a sequence") : NULL;
+  if (encoded == NULL) {
+    Py_XDECREF(rois);
+    return NULL;
+  }
+  Py_ssize_t count = Py_MIN(PySequence_Fast_GET_SIZE(rois), PySequence_Fast_GET_SIZE(encoded));
+  int failed = 0;
+  for (Py_ssize_t index = 0; index < count && !failed; index++) {
+    PyObject *roi = PySequence_Fast_GET_ITEM(rois, index);
+    PyObject *text = PySequence_Fast_GET_ITEM(encoded, index);
+    if (roi == Py_None || text == Py_None) continue;
+    if (!PyUnicode_Check(text)) {
+      PyErr_Format(PyExc_TypeError, "result %zd must be JSON text (str) or None, not %.100s",
+                   index, Py_TYPE(text)->tp_name);
+      failed = 1;
+      break;
+    }
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    if (utf8 != NULL && size == 2 && memcmp(utf8, "{}", 2) == 0) continue; /* nothing for it */
+    GstVideoRegionOfInterestMeta *meta = utf8 ? address_argument(roi, "ROI meta") : NULL;
+    if (meta == NULL) failed = 1;
+    else set_result(meta, utf8, size);
+  }
+  Py_DECREF(rois);
+  Py_DECREF(encoded);
+  if (failed) return NULL;
+  Py_RETURN_NONE;
+}
+
+static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("write_meta_json", nargs, 2) < 0) return NULL;
+  GstBuffer *buffer = address_argument(args[0], "buffer");
+  if (buffer == NULL) return NULL;
+  if (!PyUnicode_Check(args[1])) return PyErr_Format(PyExc_TypeError, "text must be a str");
+  if (!gst_mini_object_is_writable(GST_MINI_OBJECT_CAST(buffer))) {
+    PyErr_SetString(PyExc_ValueError, NOT_WRITABLE);
+    return NULL;
+  }
+  Py_ssize_t size;
+  const char *utf8 = PyUnicode_AsUTF8AndSize(args[1], &size);
+  PyObject *bytes = NULL;  /* only for text with lone surrogates: written as they are */
+  if (utf8 == NULL) {
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+    PyErr_Clear();
+    bytes = PyUnicode_AsEncodedString(args[1], "utf-8", "surrogatepass");
+    if (bytes == NULL) return NULL;
+    utf8 = PyBytes_AS_STRING(bytes);
+    size = PyBytes_GET_SIZE(bytes);
+  }
+  GstCustomMeta *meta = gst_buffer_get_custom_meta(buffer, CUSTOM_META_NAME);
+  if (meta == NULL) meta = gst_buffer_add_custom_meta(buffer, CUSTOM_META_NAME);
+  if (meta == NULL) {
+    Py_XDECREF(bytes);
+    return PyErr_Format(PyExc_RuntimeError, "the custom meta %s is not registered",
+                        CUSTOM_META_NAME);
+  }
+  GValue value = G_VALUE_INIT;
+  g_value_init(&value, G_TYPE_STRING);
+  g_value_take_string(&value, g_strndup(utf8, size));
+  gst_structure_id_take_value(gst_custom_meta_get_structure(meta), json_quark, &value);
+  Py_XDECREF(bytes);
+  Py_RETURN_NONE;
+}
+
+static PyObject *read_meta_json(PyObject *module, PyObject *address) {
+  GstBuffer *buffer = address_argument(address, "buffer");
+  if (buffer == NULL) return NULL;
+  GstCustomMeta *meta = gst_buffer_get_custom_meta(buffer, CUSTOM_META_NAME);
+  if (meta == NULL) Py_RETURN_NONE;
+  return text_or_none(gst_structure_get_string(gst_custom_meta_get_structure(meta), JSON_FIELD));
+}
+
+/* JSON text as json.dumps writes it, from orjson's compact UTF-8 output. The output is at
+ * most MAX_GROWTH times the input (a 1-byte DEL becomes \u007f), plus room for one number. */
+#define MAX_GROWTH 6
+#define NUMBER_ROOM 32
+
+static char *write_escape(char *out, unsigned int code_unit) {
+  static const char hex[] = "0123456789abcdef";
+  *out++ = '\\';
+  *out++ = 'u';
+  for (int shift = 12; shift >= 0; shift -= 4) *out++ = hex[(code_unit >> shift) & 0xf];
+  return out;
+}
+
+/* A character of a string at or beyond DEL as json's ensure_ascii writes it: \uXXXX, a
+ * surrogate pair beyond the BMP. Consumes its UTF-8 bytes (orjson writes valid UTF-8). */
+static char *write_escaped_character(char *out, const unsigned char **in, const unsigned char *end) {
+  unsigned int lead = **in;
+  int length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  if (length > end - *in) length = (int)(end - *in);
+  unsigned int code = length == 1 ? lead : lead & (0x7f >> length);
+  for (int index = 1; index < length; index++) code = (code << 6) | ((*in)[index] & 0x3f);
+  *in += length;
+  if (code >= 0x10000) {
+    code -= 0x10000;
+    out = write_escape(out, 0xd800 | (code >> 10));
+    code = 0xdc00 | (code & 0x3ff);
+  }
+  return write_escape(out, code);
+}
+
+/* A number as json.dumps writes it. Integers and positional floats of at least 1e-4 are
+ * written alike (shortest round-trip digits); orjson writes smaller floats positionally and
+ * exponents unpadded (1e-7), so those are written again by repr()'s own formatter. */
+static char *write_number(char *out, const unsigned char **in, const unsigned char *end) {
+  const char *number = (const char *)*in;
+  const unsigned char *cursor = *in + 1;
+  int exponent = 0;
+  while (cursor < end && ((*cursor >= '0' && *cursor <= '9') || *cursor == '.' || *cursor == 'e' ||
+                          *cursor == 'E' || *cursor == '+' || *cursor == '-')) {
+    exponent |= *cursor == 'e' || *cursor == 'E';
+    cursor++;
+  }
+  size_t size = (size_t)(cursor - *in);
+  *in = cursor;
+  const char *digits = number[0] == '-' ? number + 1 : number;
+  int tiny = size - (size_t)(digits - number) >= 6 && memcmp(digits, "0.0000", 6) == 0;
+  if ((exponent || tiny) && size < NUMBER_ROOM) {
+    char copy[NUMBER_ROOM];
+    memcpy(copy, number, size);
+    copy[size] = '\0';
+    double value = PyOS_string_to_double(copy, NULL, NULL);
+    if (value == -1.0 && PyErr_Occurred()) return NULL;
+    char *written = PyOS_double_to_string(value, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (written == NULL) return NULL;
+    size = strlen(written); /* at most 24 */
+    memcpy(out, written, size);
+    PyMem_Free(written);
+    return out + size;
+  }
+  memcpy(out, number, size);
+  return out + size;
+}
+
+/* Rewrites compact JSON; with items (a list), the JSON is an array and each of its items is
+ * appended to items as a str of its own. Returns the end of what was written, NULL on error. */
+static char *format_json(const unsigned char *in, const unsigned char *end, char *out,
+                         PyObject *items) {
+  const char *item = out;
+  int depth = 0;
+  while (in < end && out != NULL) {
+    unsigned char byte = *in;
+    if (byte == '"') { /* a string, up to its closing quote */
+      *out++ = *in++;
+      while (in < end && *in != '"') {
+        const unsigned char *plain = in;
+        while (in < end && *in != '"' && *in != '\\' && *in < 0x7f) in++;
+        memcpy(out, plain, (size_t)(in - plain));
+        out += in - plain;
+        if (in < end && *in == '\\') { /* an escape orjson wrote is one json writes too */
+          *out++ = *in++;
+          if (in < end) *out++ = *in++;
+        } else if (in < end && *in >= 0x7f) {
+          out = write_escaped_character(out, &in, end);
+        }
+      }
+      if (in < end) *out++ = *in++;
+      continue;
+    }
+    if (byte == '-' || (byte >= '0' && byte <= '9')) {
+      out = write_number(out, &in, end);
+      continue;
+    }
+    in++;
+    depth += (byte == '[' || byte == '{') - (byte == ']' || byte == '}');
+    int outer = (byte == '[' && depth == 1) || (byte == ',' && depth == 1) ||
+                (byte == ']' && depth == 0);
+    if (items != NULL && outer) { /* the array's own punctuation ends an item */
+      if (byte != '[' && out > item) {
+        PyObject *text = PyUnicode_DecodeASCII(item, out - item, "strict");
+        if (text == NULL || PyList_Append(items, text) < 0) out = NULL;
+        Py_XDECREF(text);
+      }
+      item = out;
+      continue;
+    }
+    *out++ = (char)byte;
+    if (byte == ',' || byte == ':') *out++ = ' ';
+  }
+  return out;
+}
+
+static char *format_buffer(PyObject *compact, const unsigned char **in, const unsigned char **end) {
+  if (!PyBytes_Check(compact)) {
+    PyErr_Format(PyExc_TypeError, "compact JSON must be bytes, not %.100s",
+                 Py_TYPE(compact)->tp_name);
+    return NULL;
+  }
+  *in = (const unsigned char *)PyBytes_AS_STRING(compact);
+  *end = *in + PyBytes_GET_SIZE(compact);
+  char *text = PyMem_Malloc((size_t)(*end - *in) * MAX_GROWTH + NUMBER_ROOM);
+  if (text == NULL) PyErr_NoMemory();
+  return text;
+}
+
+static PyObject *format_like_json_dumps(PyObject *module, PyObject *compact) {
+  const unsigned char *in, *end;
+  char *text = format_buffer(compact, &in, &end);
+  if (text == NULL) return NULL;
+  char *out = format_json(in, end, text, NULL);
+  PyObject *result = out == NULL ? NULL : PyUnicode_DecodeASCII(text, out - text, "strict");
+  PyMem_Free(text);
+  return result;
+}
+
+static PyObject *format_items_like_json_dumps(PyObject *module, PyObject *compact) {
+  const unsigned char *in, *end;
+  char *text = format_buffer(compact, &in, &end);
+  if (text == NULL) return NULL;
+  PyObject *items = NULL;
+  if (in == end || *in != '[') {
+    PyErr_SetString(PyExc_ValueError, "compact JSON must be an array");
+  } else {
+    items = PyList_New(0);
+    if (items != NULL && format_json(in, end, text, items) == NULL) Py_CLEAR(items);
+  }
+  PyMem_Free(text);
+  return items;
+}
+
+static PyMethodDef methods[] = {
+    {"read_rois", (PyCFunction)(void (*)(void))read_rois, METH_FASTCALL,
+     "read_rois(buffer_address, label_ids, decode) -> (objects, roi_addresses)\n\n"
+     "One in_meta object dict per ROI meta of the buffer, in order, and each ROI meta's "
+     "address.\nAn \"emcustom\" param shows decode(its json field) unless that raises "
+     "ValueError."},
+    {"write_results", (PyCFunction)(void (*)(void))write_results, METH_FASTCALL,
+     "write_results(roi_addresses, json_texts) -> None\n\n"
+     "Put JSON text i on ROI meta i as param \"emcustom\" (json=...), replacing an older "
+     "one; None and \"{}\" (nothing for this object) leave it as it is. The ROIs' buffer "
+     "must be writable."},
+    {"write_meta_json", (PyCFunction)(void (*)(void))write_meta_json, METH_FASTCALL,
+     "write_meta_json(buffer_address, text) -> None\n\n"
+     "Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not."},
+    {"format_like_json_dumps", format_like_json_dumps, METH_O,
+     "format_like_json_dumps(compact) -> str\n\n"
+     "orjson's compact UTF-8 JSON rewritten as json.dumps writes the same value: \", \" and "
+     "\": \" separators, non-ASCII as \\u escapes, floats as repr() writes them."},
+    {"format_items_like_json_dumps", format_items_like_json_dumps, METH_O,
+     "format_items_like_json_dumps(compact_array) -> list[str]\n\n"
+     "format_like_json_dumps() of each item of a compact JSON array."},
+    {"read_meta_json", read_meta_json, METH_O,
+     "read_meta_json(buffer_address) -> str | None\n\n"
+     "The merged JSON on a buffer, or None when it has none."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int intern(PyObject **key, const char *text) {
+  *key = PyUnicode_InternFromString(text);
+  return *key == NULL ? -1 : 0;
+}
+
+static struct PyModuleDef module_definition = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "empycustom._native",
+    .m_doc = "The per-object metadata path (ROI metas, custom meta) in C.",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+  json_quark = g_quark_from_static_string(JSON_FIELD);
+  if (intern(&key_object_id, "object_id") || intern(&key_parent_id, "parent_id") ||
+      intern(&key_class_id, "class_id") || intern(&key_obj_label, "obj_label") ||
+      intern(&key_confidence, "confidence") || intern(&key_rect_params, "rect_params") ||
+      intern(&key_params, "params") || intern(&key_left, "left") || intern(&key_top, "top") ||
+      intern(&key_width, "width") || intern(&key_height, "height") ||
+      intern(&key_label_id, "label_id") || intern(&key_json, JSON_FIELD) ||
+      intern(&key_detection, DETECTION_PARAM))
+    return NULL;
+  unknown_class_id = PyLong_FromLong(-1);
+  unknown_confidence = PyFloat_FromDouble(-1.0);
+  if (unknown_class_id == NULL || unknown_confidence == NULL) return NULL;
+  PyObject *module = PyModule_Create(&module_definition);
+  if (module == NULL) return NULL;
+  if (PyModule_AddStringConstant(module, "RESULT_PARAM", RESULT_PARAM) < 0 ||
+      PyModule_AddStringConstant(module, "DETECTION_PARAM", DETECTION_PARAM) < 0 ||
+      PyModule_AddStringConstant(module, "CUSTOM_META_NAME", CUSTOM_META_NAME) < 0) {
+    Py_DECREF(module);
+    return NULL;
+  }
+  return module;
+}

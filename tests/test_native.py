@@ -1,0 +1,313 @@
+"""The C extension empycustom._native: GValue conversion, JSON text, ROI params, custom meta."""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from empycustom import _native, custom_meta, objects
+from empycustom._gst import GObject, Gst, GstVideo
+from empycustom.merge import RESULT_KEY
+from empycustom.outmeta import from_json, to_json, to_json_each
+
+
+def roi_with_params(*params: Gst.Structure, roi_type: str = "face") -> Gst.Buffer:
+    buffer = Gst.Buffer.new()
+    meta = GstVideo.buffer_add_video_region_of_interest_meta(buffer, roi_type, 1, 2, 3, 4)
+    for param in params:
+        meta.add_param(param)
+    return buffer
+
+
+def gvalue(gtype: GObject.GType, setter: str, value: Any) -> GObject.Value:
+    holder = GObject.Value()
+    holder.init(gtype)
+    getattr(holder, setter)(value)
+    return holder
+
+
+def read_params(buffer: Gst.Buffer) -> dict[str, Any]:
+    (obj,), _ = objects.read_objects(buffer, {})
+    return obj["params"]
+
+
+# GValues of ROI params as plain data
+
+
+@pytest.mark.parametrize(
+    ("gtype", "setter", "value"),
+    [
+        (GObject.TYPE_BOOLEAN, "set_boolean", True),
+        (GObject.TYPE_BOOLEAN, "set_boolean", False),
+        (GObject.TYPE_CHAR, "set_schar", -128),
+        (GObject.TYPE_UCHAR, "set_uchar", 255),
+        (GObject.TYPE_INT, "set_int", -(2**31)),
+        (GObject.TYPE_UINT, "set_uint", 2**32 - 1),
+        (GObject.TYPE_LONG, "set_long", -(2**63)),
+        (GObject.TYPE_ULONG, "set_ulong", 2**64 - 1),
+        (GObject.TYPE_INT64, "set_int64", -(2**63)),
+        (GObject.TYPE_UINT64, "set_uint64", 2**64 - 1),
+        (GObject.TYPE_FLOAT, "set_float", 0.25),
+        (GObject.TYPE_DOUBLE, "set_double", -1e300),
+        (GObject.TYPE_STRING, "set_string", "é ü"),
+        (GObject.TYPE_STRING, "set_string", None),
+    ],
+)
+def test_fundamental_values_keep_their_python_type(gtype, setter, value) -> None:
+    structure = Gst.Structure.new_empty("types")
+    structure.set_value("v", gvalue(gtype, setter, value))
+    converted = read_params(roi_with_params(structure))["types"]["v"]
+    assert converted == value and type(converted) is type(value)
+
+
+def test_a_float_param_is_its_single_precision_value() -> None:
+    structure = Gst.Structure.new_empty("types")
+    structure.set_value("v", gvalue(GObject.TYPE_FLOAT, "set_float", 0.1))
+    assert read_params(roi_with_params(structure))["types"]["v"] == 0.10000000149011612
+
+
+def test_containers_nest_and_other_types_are_serialized() -> None:
+    structure = Gst.Structure.new_from_string(
+        'more, caps=(GstCaps)"video/x-raw", mask=(bitmask)0x3, rate=(fraction)30/1, '
+        "grid=(int)<1, <2, 3>>, choices=(double){0.5, 1.5}, names=(string)<a, b>, "
+        'inner=(structure)"x\\,\\ y\\=\\(int\\)1\\;", empty=(int)<>'
+    )
+    assert read_params(roi_with_params(structure)) == {
+        "more": {
+            "caps": "video/x-raw",
+            "mask": "0x0000000000000003",
+            "rate": "30/1",
+            "grid": [1, [2, 3]],
+            "choices": [0.5, 1.5],
+            "names": ["a", "b"],
+            "inner": {"y": 1},
+            "empty": [],
+        }
+    }
+
+
+def test_the_first_param_of_a_name_wins_and_labels_may_be_empty() -> None:
+    buffer = roi_with_params(
+        Gst.Structure.new_from_string("p, n=(int)1"),
+        Gst.Structure.new_from_string("p, n=(int)2"),
+        roi_type="",
+    )
+    (obj,), _ = objects.read_objects(buffer, {"": 5})
+    assert obj["params"] == {"p": {"n": 1}}
+    assert (obj["obj_label"], obj["class_id"]) == ("", 5)
+
+
+def test_detection_takes_any_int_label_and_any_number_confidence() -> None:
+    for param, expected in [
+        ("detection, label_id=(boolean)true, confidence=(int)3", (True, 3.0)),
+        ("detection, label_id=(double)1.0, confidence=(string)x", (-1, -1.0)),
+        ("detection, label_id=(gint64)-7", (-7, -1.0)),
+    ]:
+        (obj,), _ = objects.read_objects(roi_with_params(Gst.Structure.new_from_string(param)), {})
+        assert (obj["class_id"], obj["confidence"]) == expected, param
+        assert type(obj["confidence"]) is float
+
+
+def test_an_emcustom_param_is_read_as_json_does() -> None:
+    texts = ["[NaN, 123456789012345678901234567890, 1.5]", '{"a": "\\ud800"}', "not json"]
+    for text in texts:
+        param = Gst.Structure.new_empty(RESULT_KEY)
+        param.set_value("json", gvalue(GObject.TYPE_STRING, "set_string", text))
+        found = read_params(roi_with_params(param))[RESULT_KEY]
+        if text == "not json":
+            assert found == {"json": "not json"}
+        else:
+            assert repr(found) == repr(json.loads(text))
+
+
+def test_a_decoder_failing_otherwise_than_with_valueerror_fails_the_read() -> None:
+    def broken(text: str) -> Any:
+        raise RuntimeError("decoder broke")
+
+    buffer = roi_with_params(Gst.Structure.new_from_string('emcustom, json=(string)"[1]"'))
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        _native.read_rois(hash(buffer), {}, broken)
+
+
+def test_bad_arguments_raise_instead_of_crashing() -> None:
+    buffer = roi_with_params()
+    with pytest.raises(TypeError, match="label_ids must be a dict"):
+        _native.read_rois(hash(buffer), [], from_json)
+    with pytest.raises(ValueError, match="NULL"):
+        _native.read_rois(0, {}, from_json)
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        _native.read_rois(hash(buffer), {})
+    _, rois = objects.read_objects(buffer, {})
+    with pytest.raises(TypeError, match="must be JSON text"):
+        _native.write_results(rois, [b"{}"])
+    with pytest.raises(ValueError, match="NULL"):
+        _native.write_results([0], ["[1]"])
+    with pytest.raises(TypeError, match="must be bytes"):
+        _native.format_like_json_dumps("[1]")
+    with pytest.raises(ValueError, match="must be an array"):
+        _native.format_items_like_json_dumps(b"{}")
+
+
+# Results onto ROI params
+
+
+def test_empty_results_none_rois_and_unpaired_entries_are_skipped() -> None:
+    buffer = Gst.Buffer.new()
+    for _ in range(3):
+        GstVideo.buffer_add_video_region_of_interest_meta(buffer, "face", 0, 0, 1, 1)
+    _, rois = objects.read_objects(buffer, {})
+    objects.write_results([rois[0], None, rois[2]], [{}, {"a": 1}, {"b": 2}, {"c": 3}])
+    objects.write_results(rois[:1], [])
+    assert [obj["params"] for obj in objects.read_objects(buffer, {})[0]] == [
+        {},
+        {},
+        {RESULT_KEY: {"b": 2}},
+    ]
+    objects.write_results(rois, [{"a": 1}])  # only as many as both lists have
+    assert [obj["params"] for obj in objects.read_objects(buffer, {})[0]] == [
+        {RESULT_KEY: {"a": 1}},
+        {},
+        {RESULT_KEY: {"b": 2}},
+    ]
+
+
+def test_results_are_written_as_json_dumps_writes_them() -> None:
+    buffer = roi_with_params()
+    _, rois = objects.read_objects(buffer, {})
+    result = {"é": [1e-05, 2**70, math.nan, "\ud83d\ude00"]}
+    objects.write_results(rois, [result])
+    param = GstVideo.buffer_get_video_region_of_interest_meta_id(buffer, 0).get_param(RESULT_KEY)
+    assert (
+        param.get_string("json")
+        == '{"\\u00e9": [1e-05, 1180591620717411303424, null, "\\ud83d\\ude00"]}'
+    )
+
+
+# JSON text: orjson's speed, json's text
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=1e-8, max_value=1e-3)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_to_json_writes_what_json_dumps_writes(value) -> None:
+    assert to_json(value) == json.dumps(value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(json_values, max_size=6))
+def test_to_json_each_is_to_json_of_each(values) -> None:
+    assert to_json_each(values) == [to_json(value) for value in values]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [1e-07, 1e-05, -2.5e-05, 0.0001, 1e16, 1.5e300, 5e-324, -0.0, 1e15, 123456789.125],
+        {"k\x7f": 'é\u2028\U0001f600\x01\n"\\/'},
+        {"big": 2**64, "max": 2**64 - 1, "min": -(2**63), "lone": "\ud800"},
+        {1: "int key", 1.5: "float key", None: "none key", False: "bool key"},
+        [[], {}, [{}], {"a": []}],
+    ],
+)
+def test_to_json_edge_values(value) -> None:
+    assert to_json(value) == json.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[NaN, Infinity]", "123456789012345678901234567890", "-9223372036854775809", '"\\udc00"',
+     '{"a": [1, 2.5e-7, "x"]}', "1e400"],
+)  # fmt: skip
+def test_from_json_reads_what_json_loads_reads(text) -> None:
+    assert repr(from_json(text)) == repr(json.loads(text))
+
+
+# Custom meta
+
+
+def test_custom_meta_round_trip_absent_and_not_writable() -> None:
+    custom_meta.ensure_registered()
+    buffer = Gst.Buffer.new()
+    assert custom_meta.read_meta_json(buffer) is None
+    custom_meta.write_meta_json(buffer, '{"a": "é"}')
+    custom_meta.write_meta_json(buffer, '{"a": "ü"}')
+    assert custom_meta.read_meta_json(buffer) == '{"a": "ü"}'
+    assert custom_meta.read_meta(buffer) == {"a": "ü"}
+    shared = Gst.Sample.new(buffer, None, None, None).get_buffer()  # a second reference
+    with pytest.raises(ValueError, match="not writable"):
+        custom_meta.write_meta_json(shared, "{}")
+
+
+# Process-level behaviour
+
+
+def test_importing_native_first_leaves_roi_metas_working(tmp_path) -> None:
+    """The ROI meta API type registered before gst_init() lacks its tags, and videoconvert then
+    crashes transforming ROI metas: the extension must not register it at import."""
+    script = """
+import empycustom._native
+from empycustom import objects
+from empycustom._gst import Gst, GstVideo
+pipeline = Gst.parse_launch(
+    "appsrc name=src caps=video/x-raw,format=RGBA,width=8,height=8,framerate=1/1 format=time "
+    "! videoconvert ! video/x-raw,format=I420 ! appsink name=sink")
+pipeline.set_state(Gst.State.PLAYING)
+buffer = Gst.Buffer.new_allocate(None, 256, None)
+buffer.pts = 0
+GstVideo.buffer_add_video_region_of_interest_meta(buffer, "face", 1, 2, 3, 4)
+pipeline.get_by_name("src").emit("push-buffer", buffer)
+sample = pipeline.get_by_name("sink").emit("pull-sample")
+print(objects.read_objects(sample.get_buffer(), {})[0][0]["rect_params"])
+pipeline.set_state(Gst.State.NULL)
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "{'left': 1, 'top': 2, 'width': 3, 'height': 4}"
+    assert "CRITICAL" not in completed.stderr
+
+
+def test_reading_and_writing_repeatedly_does_not_grow_memory() -> None:
+    """References and GStreamer allocations are all released: a leak of one object per ROI
+    would add tens of megabytes here."""
+    buffer = Gst.Buffer.new()
+    for index in range(50):
+        meta = GstVideo.buffer_add_video_region_of_interest_meta(buffer, "person", index, 0, 4, 4)
+        meta.add_param(Gst.Structure.new_from_string("detection, label_id=(uint)1, c=(int)<1, 2>"))
+    custom_meta.ensure_registered()
+    results = [{"label": "person", "score": 0.5, "é": [1e-5]}] * 50
+
+    def cycle(times: int) -> None:
+        for _ in range(times):
+            found, rois = objects.read_objects(buffer, {"person": 0})
+            objects.write_results(rois, results)
+            custom_meta.write_meta_json(buffer, to_json(found))
+            custom_meta.read_meta_json(buffer)
+
+    cycle(300)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cycle(3000)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 4096, f"{grown_kib} KiB more after 3000 reads and writes of 50 ROIs"
