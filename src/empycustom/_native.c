@@ -361,6 +361,10 @@ static PyObject *read_meta_json(PyObject *module, PyObject *address) {
   return text_or_none(gst_structure_get_string(gst_custom_meta_get_structure(meta), JSON_FIELD));
 }
 
+/* Bytes that end a run of plain string text: the closing quote, an escape, DEL and non-ASCII
+ * (json escapes them), and the NUL after the input. */
+static char ends_plain_text[256];
+
 /* JSON text as json.dumps writes it, from orjson's compact UTF-8 output. The output is at
  * most MAX_GROWTH times the input (a 1-byte DEL becomes \u007f), plus room for one number. */
 #define MAX_GROWTH 6
@@ -425,49 +429,60 @@ static char *write_number(char *out, const unsigned char **in, const unsigned ch
 }
 
 /* Rewrites compact JSON; with items (a list), the JSON is an array and each of its items is
- * appended to items as a str of its own. Returns the end of what was written, NULL on error. */
+ * appended to items as a str of its own. Returns the end of what was written, NULL on error.
+ * The input ends with a NUL (as bytes objects do), which stops the scans like the end. */
 static char *format_json(const unsigned char *in, const unsigned char *end, char *out,
                          PyObject *items) {
   const char *item = out;
   int depth = 0;
   while (in < end && out != NULL) {
-    unsigned char byte = *in;
-    if (byte == '"') { /* a string, up to its closing quote */
-      *out++ = *in++;
-      while (in < end && *in != '"') {
-        const unsigned char *plain = in;
-        while (in < end && *in != '"' && *in != '\\' && *in < 0x7f) in++;
-        memcpy(out, plain, (size_t)(in - plain));
-        out += in - plain;
-        if (in < end && *in == '\\') { /* an escape orjson wrote is one json writes too */
-          *out++ = *in++;
-          if (in < end) *out++ = *in++;
-        } else if (in < end && *in >= 0x7f) {
-          out = write_escaped_character(out, &in, end);
+    unsigned char byte = *in++;
+    switch (byte) {
+      case '"': /* a string, up to its closing quote */
+        *out++ = '"';
+        for (;;) {
+          while (!ends_plain_text[*in]) *out++ = (char)*in++;
+          if (in >= end) break;
+          if (*in == '"') {
+            *out++ = (char)*in++;
+            break;
+          }
+          if (*in == '\\') { /* an escape orjson wrote is one json writes too */
+            *out++ = (char)*in++;
+            if (in < end) *out++ = (char)*in++;
+          } else {
+            out = write_escaped_character(out, &in, end);
+          }
         }
-      }
-      if (in < end) *out++ = *in++;
-      continue;
+        break;
+      case '-': case '0': case '1': case '2': case '3': case '4':
+      case '5': case '6': case '7': case '8': case '9':
+        in--;
+        out = write_number(out, &in, end);
+        break;
+      case '[': case '{': case ']': case '}': case ',':
+        depth += (byte == '[' || byte == '{') - (byte == ']' || byte == '}');
+        if (items != NULL && ((depth == 1 && (byte == '[' || byte == ',')) ||
+                              (depth == 0 && byte == ']'))) {
+          /* the array's own punctuation: "[" starts an item, "," and the last "]" end one */
+          if (byte != '[' && out > item) {
+            PyObject *text = PyUnicode_DecodeASCII(item, out - item, "strict");
+            if (text == NULL || PyList_Append(items, text) < 0) out = NULL;
+            Py_XDECREF(text);
+          }
+          item = out;
+          break;
+        }
+        *out++ = (char)byte;
+        if (byte == ',') *out++ = ' ';
+        break;
+      case ':':
+        *out++ = ':';
+        *out++ = ' ';
+        break;
+      default: /* true, false, null */
+        *out++ = (char)byte;
     }
-    if (byte == '-' || (byte >= '0' && byte <= '9')) {
-      out = write_number(out, &in, end);
-      continue;
-    }
-    in++;
-    depth += (byte == '[' || byte == '{') - (byte == ']' || byte == '}');
-    int outer = (byte == '[' && depth == 1) || (byte == ',' && depth == 1) ||
-                (byte == ']' && depth == 0);
-    if (items != NULL && outer) { /* the array's own punctuation ends an item */
-      if (byte != '[' && out > item) {
-        PyObject *text = PyUnicode_DecodeASCII(item, out - item, "strict");
-        if (text == NULL || PyList_Append(items, text) < 0) out = NULL;
-        Py_XDECREF(text);
-      }
-      item = out;
-      continue;
-    }
-    *out++ = (char)byte;
-    if (byte == ',' || byte == ':') *out++ = ' ';
   }
   return out;
 }
@@ -560,6 +575,8 @@ PyMODINIT_FUNC PyInit__native(void) {
       intern(&key_label_id, "label_id") || intern(&key_json, JSON_FIELD) ||
       intern(&key_detection, DETECTION_PARAM))
     return NULL;
+  for (int byte = 0; byte < 256; byte++)
+    ends_plain_text[byte] = byte == '"' || byte == '\\' || byte >= 0x7f || byte == '\0';
   unknown_class_id = PyLong_FromLong(-1);
   unknown_confidence = PyFloat_FromDouble(-1.0);
   if (unknown_class_id == NULL || unknown_confidence == NULL) return NULL;
