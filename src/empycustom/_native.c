@@ -361,6 +361,13 @@ static PyObject *read_meta_json(PyObject *module, PyObject *address) {
   return text_or_none(gst_structure_get_string(gst_custom_meta_get_structure(meta), JSON_FIELD));
 }
 
+/* A str of ASCII text. */
+static PyObject *ascii_str(const char *text, Py_ssize_t size) {
+  PyObject *str = PyUnicode_New(size, 127);
+  if (str != NULL) memcpy(PyUnicode_DATA(str), text, (size_t)size);
+  return str;
+}
+
 /* Bytes that end a run of plain string text: the closing quote, an escape, DEL and non-ASCII
  * (json escapes them), and the NUL after the input. */
 static char ends_plain_text[256];
@@ -369,6 +376,30 @@ static char ends_plain_text[256];
  * most MAX_GROWTH times the input (a 1-byte DEL becomes \u007f), plus room for one number. */
 #define MAX_GROWTH 6
 #define NUMBER_ROOM 32
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+/* Copies plain string text 16 bytes at a time while 16 bytes of input are left, up to the
+ * first byte that ends it. The output has room for the 16 bytes stored past that byte. */
+static void copy_plain_text(const unsigned char **in, const unsigned char *end, char **out) {
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                del = _mm_set1_epi8(0x7f);
+  while (end - *in >= 16) {
+    __m128i chunk = _mm_loadu_si128((const __m128i *)*in);
+    _mm_storeu_si128((__m128i *)*out, chunk);
+    __m128i stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote),
+                                              _mm_cmpeq_epi8(chunk, backslash)),
+                                 _mm_cmpeq_epi8(chunk, del));
+    int mask = _mm_movemask_epi8(stops) | _mm_movemask_epi8(chunk); /* chunk: bytes >= 0x80 */
+    int plain = mask ? __builtin_ctz((unsigned int)mask) : 16;
+    *in += plain;
+    *out += plain;
+    if (plain < 16) return;
+  }
+}
+#else
+static void copy_plain_text(const unsigned char **in, const unsigned char *end, char **out) {}
+#endif
 
 static char *write_escape(char *out, unsigned int code_unit) {
   static const char hex[] = "0123456789abcdef";
@@ -400,32 +431,32 @@ static char *write_escaped_character(char *out, const unsigned char **in, const 
  * exponents unpadded (1e-7), so those are written again by repr()'s own formatter. */
 static char *write_number(char *out, const unsigned char **in, const unsigned char *end) {
   const char *number = (const char *)*in;
-  const unsigned char *cursor = *in + 1;
+  char *written = out;
   int exponent = 0;
-  while (cursor < end && ((*cursor >= '0' && *cursor <= '9') || *cursor == '.' || *cursor == 'e' ||
-                          *cursor == 'E' || *cursor == '+' || *cursor == '-')) {
-    exponent |= *cursor == 'e' || *cursor == 'E';
-    cursor++;
+  *out++ = (char)*(*in)++; /* a digit or '-' */
+  for (; *in < end; (*in)++) {
+    unsigned char byte = **in;
+    if (!((byte >= '0' && byte <= '9') || byte == '.' || byte == 'e' || byte == 'E' ||
+          byte == '+' || byte == '-'))
+      break;
+    exponent |= byte == 'e' || byte == 'E';
+    *out++ = (char)byte;
   }
-  size_t size = (size_t)(cursor - *in);
-  *in = cursor;
+  size_t size = (size_t)(out - written);
   const char *digits = number[0] == '-' ? number + 1 : number;
   int tiny = size - (size_t)(digits - number) >= 6 && memcmp(digits, "0.0000", 6) == 0;
-  if ((exponent || tiny) && size < NUMBER_ROOM) {
-    char copy[NUMBER_ROOM];
-    memcpy(copy, number, size);
-    copy[size] = '\0';
-    double value = PyOS_string_to_double(copy, NULL, NULL);
-    if (value == -1.0 && PyErr_Occurred()) return NULL;
-    char *written = PyOS_double_to_string(value, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-    if (written == NULL) return NULL;
-    size = strlen(written); /* at most 24 */
-    memcpy(out, written, size);
-    PyMem_Free(written);
-    return out + size;
-  }
-  memcpy(out, number, size);
-  return out + size;
+  if (!(exponent || tiny) || size >= NUMBER_ROOM) return out;
+  char copy[NUMBER_ROOM];
+  memcpy(copy, number, size);
+  copy[size] = '\0';
+  double value = PyOS_string_to_double(copy, NULL, NULL);
+  if (value == -1.0 && PyErr_Occurred()) return NULL;
+  char *repr = PyOS_double_to_string(value, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+  if (repr == NULL) return NULL;
+  size = strlen(repr); /* at most 24 */
+  memcpy(written, repr, size);
+  PyMem_Free(repr);
+  return written + size;
 }
 
 /* Rewrites compact JSON; with items (a list), the JSON is an array and each of its items is
@@ -441,10 +472,15 @@ static char *format_json(const unsigned char *in, const unsigned char *end, char
       case '"': /* a string, up to its closing quote */
         *out++ = '"';
         for (;;) {
+          copy_plain_text(&in, end, &out);
           while (!ends_plain_text[*in]) *out++ = (char)*in++;
           if (in >= end) break;
           if (*in == '"') {
             *out++ = (char)*in++;
+            if (in < end && *in == ':') { /* after a key: its colon, without a second dispatch */
+              *out++ = (char)*in++;
+              *out++ = ' ';
+            }
             break;
           }
           if (*in == '\\') { /* an escape orjson wrote is one json writes too */
@@ -466,7 +502,7 @@ static char *format_json(const unsigned char *in, const unsigned char *end, char
                               (depth == 0 && byte == ']'))) {
           /* the array's own punctuation: "[" starts an item, "," and the last "]" end one */
           if (byte != '[' && out > item) {
-            PyObject *text = PyUnicode_DecodeASCII(item, out - item, "strict");
+            PyObject *text = ascii_str(item, out - item);
             if (text == NULL || PyList_Append(items, text) < 0) out = NULL;
             Py_XDECREF(text);
           }
@@ -481,13 +517,23 @@ static char *format_json(const unsigned char *in, const unsigned char *end, char
         *out++ = ' ';
         break;
       default: /* true, false, null */
+        if (byte >= 0x80) { /* the str made of the output must be ASCII */
+          PyErr_SetString(PyExc_ValueError, "non-ASCII byte outside a JSON string");
+          return NULL;
+        }
         *out++ = (char)byte;
     }
   }
   return out;
 }
 
-static char *format_buffer(PyObject *compact, const unsigned char **in, const unsigned char **end) {
+/* Room for the rewritten text: a buffer kept between calls (the GIL serialises them), or one
+ * of its own for a text too large to keep room for. */
+#define KEPT_ROOM (1 << 20)
+static char *kept_room;
+static size_t kept_room_size;
+
+static char *format_room(PyObject *compact, const unsigned char **in, const unsigned char **end) {
   if (!PyBytes_Check(compact)) {
     PyErr_Format(PyExc_TypeError, "compact JSON must be bytes, not %.100s",
                  Py_TYPE(compact)->tp_name);
@@ -495,33 +541,50 @@ static char *format_buffer(PyObject *compact, const unsigned char **in, const un
   }
   *in = (const unsigned char *)PyBytes_AS_STRING(compact);
   *end = *in + PyBytes_GET_SIZE(compact);
-  char *text = PyMem_Malloc((size_t)(*end - *in) * MAX_GROWTH + NUMBER_ROOM);
-  if (text == NULL) PyErr_NoMemory();
-  return text;
+  size_t size = (size_t)(*end - *in) * MAX_GROWTH + NUMBER_ROOM;
+  if (size > KEPT_ROOM) {
+    char *room = PyMem_Malloc(size);
+    if (room == NULL) PyErr_NoMemory();
+    return room;
+  }
+  if (size > kept_room_size) {
+    char *room = PyMem_Realloc(kept_room, size);
+    if (room == NULL) {
+      PyErr_NoMemory();
+      return NULL;
+    }
+    kept_room = room;
+    kept_room_size = size;
+  }
+  return kept_room;
+}
+
+static void release_room(char *room) {
+  if (room != kept_room) PyMem_Free(room);
 }
 
 static PyObject *format_like_json_dumps(PyObject *module, PyObject *compact) {
   const unsigned char *in, *end;
-  char *text = format_buffer(compact, &in, &end);
-  if (text == NULL) return NULL;
-  char *out = format_json(in, end, text, NULL);
-  PyObject *result = out == NULL ? NULL : PyUnicode_DecodeASCII(text, out - text, "strict");
-  PyMem_Free(text);
+  char *room = format_room(compact, &in, &end);
+  if (room == NULL) return NULL;
+  char *out = format_json(in, end, room, NULL);
+  PyObject *result = out == NULL ? NULL : ascii_str(room, out - room);
+  release_room(room);
   return result;
 }
 
 static PyObject *format_items_like_json_dumps(PyObject *module, PyObject *compact) {
   const unsigned char *in, *end;
-  char *text = format_buffer(compact, &in, &end);
-  if (text == NULL) return NULL;
+  char *room = format_room(compact, &in, &end);
+  if (room == NULL) return NULL;
   PyObject *items = NULL;
   if (in == end || *in != '[') {
     PyErr_SetString(PyExc_ValueError, "compact JSON must be an array");
   } else {
     items = PyList_New(0);
-    if (items != NULL && format_json(in, end, text, items) == NULL) Py_CLEAR(items);
+    if (items != NULL && format_json(in, end, room, items) == NULL) Py_CLEAR(items);
   }
-  PyMem_Free(text);
+  release_room(room);
   return items;
 }
 
