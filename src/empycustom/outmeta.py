@@ -107,11 +107,21 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(meta: Any) -> str:
-    """Serialize merged meta as strict JSON (NaN and infinities become null)."""
+    """Serialize merged meta as strict JSON (NaN and infinities become null).
+
+    Raises `OutMetaError` for what JSON cannot hold: other objects, non-string keys such as
+    tuples, circular or too deeply nested containers.
+    """
     try:
         return json.dumps(meta, default=_json_default, allow_nan=False)
-    except ValueError:
+    except ValueError:  # NaN or an infinity somewhere, or a circular reference
+        pass
+    except (TypeError, RecursionError) as error:
+        raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
+    try:
         return json.dumps(_without_non_finite(meta), default=_json_default, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
 
 
 def _without_non_finite(value: Any) -> Any:
