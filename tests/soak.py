@@ -165,7 +165,7 @@ def soak_cycles(count: int, folder: str) -> dict[str, Any]:
     library = write_library(folder, COUNTING_LIBRARY, "counting_library.py")
     pipeline = Gst.parse_launch(
         "videotestsrc is-live=true ! video/x-raw,format=RGBA,width=32,height=24,framerate=1000/1 "
-        f"! empycustom name=e in-place=true custom-lib={library} ! fakesink sync=false"
+        f"! empycustom name=e in-place=true custom-lib={library} ! fakesink sync=false async=false"
     )
     element = pipeline.get_by_name("e")
     element.set_property("options", json.dumps({"log": log}))
@@ -201,8 +201,11 @@ def soak_cycles(count: int, folder: str) -> dict[str, Any]:
     pipeline.set_state(Gst.State.PLAYING)
     for cycle in range(count):
         seen = frames[0]
-        pipeline.set_state(Gst.State.PAUSED)
-        pipeline.set_state(Gst.State.PLAYING)
+        # As an application should: each change completes before the next. (Without the waits
+        # and async=false, a live videotestsrc ! identity ! fakesink stalls now and then too.)
+        for state in (Gst.State.PAUSED, Gst.State.PLAYING):
+            pipeline.set_state(state)
+            pipeline.get_state(5 * Gst.SECOND)
         if not wait_for_frames(seen + 2):
             stalled.append(f"pause cycle {cycle}: no frames after PLAYING")
     pipeline.set_state(Gst.State.NULL)
