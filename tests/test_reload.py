@@ -218,7 +218,7 @@ def test_failed_reload_keeps_the_old_version_running(pipeline, write_library, tm
         60: versioned(3, start_extra="raise RuntimeError('model file missing')"),
         100: versioned(4),
     }
-    result, versions, calls = run_with_edits(pipeline, write_library, tmp_path, edits, frames=160)
+    result, versions, calls = run_with_edits(pipeline, write_library, tmp_path, edits, frames=300)
     switch = versions.index(4)
     assert switch > 100 and versions == [1] * switch + [4] * (len(versions) - switch)
     assert calls == ["start 1", "start 4", "stop 1", "stop 4"]  # version 3 never started
