@@ -108,11 +108,12 @@ def run_pipeline(
         else:
             result.eos = True
         break
-    pipeline.set_state(Gst.State.NULL)
-    # Warnings posted while shutting down (stop()) are still on the bus.
+    # stop() runs on the way to READY; going on to NULL would flush what it posted.
+    pipeline.set_state(Gst.State.READY)
     while message := bus.pop_filtered(Gst.MessageType.WARNING | Gst.MessageType.ERROR):
         target = result.warnings if message.type == Gst.MessageType.WARNING else result.errors
         target.append(error_text(message))
+    pipeline.set_state(Gst.State.NULL)
     result.pipeline = pipeline
     return result
 
