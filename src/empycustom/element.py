@@ -161,11 +161,11 @@ class EmPyCustom(GstBase.BaseTransform):
             str,
             "Reload",
             'When a new version of custom-lib replaces the running one: "off" never; '
-            '"on-change" when the file changes (looked at no more than every '
-            f"{CHECK_INTERVAL_MS} ms). The new version takes over at a buffer boundary: its "
-            "start() runs, then the old version's stop(). If it fails to import or start, the "
-            "old one keeps running and a warning is posted. The reload action signal reloads "
-            "whatever this is.",
+            '"on-change" once the file has changed and then stayed the same between two looks '
+            f"(one look every {CHECK_INTERVAL_MS} ms at most). The new version takes over at a "
+            "buffer boundary: its start() runs, then the old version's stop(). If it fails to "
+            "import or start, the old one keeps running and a warning is posted. The reload "
+            "action signal reloads at the next processed buffer, whatever this is.",
             "off",
             RW,
         ),
