@@ -11,7 +11,7 @@ demo: setup
 	$(VENV)/bin/empycustom demo
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check .
 
 test: lint
 	$(PY) -m pytest -q -p no:cacheprovider

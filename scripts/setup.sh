@@ -30,6 +30,6 @@ stamp=.venv/.empycustom-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   # PyGObject 3.48.2 removes the "created element should be floating" CRITICAL of Debian's 3.42.
-  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev]"
+  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev,opencv,torch]"
   touch "$stamp"
 fi

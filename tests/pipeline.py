@@ -35,6 +35,7 @@ class PipelineResult:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     frames: list[Frame] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
+    element_messages: list[Gst.Structure] = field(default_factory=list)
     pipeline: Gst.Pipeline | None = None
 
     @property
@@ -95,11 +96,17 @@ def run_pipeline(
     bus = pipeline.get_bus()
     pipeline.set_state(Gst.State.PLAYING)
     deadline_ns = int(timeout * Gst.SECOND)
-    mask = Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING
+    mask = (
+        Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING
+        | Gst.MessageType.ELEMENT
+    )  # fmt: skip
     while True:
         message = bus.timed_pop_filtered(deadline_ns, mask)
         if message is None:
             break
+        if message.type == Gst.MessageType.ELEMENT:
+            result.element_messages.append(message.get_structure().copy())
+            continue
         if message.type == Gst.MessageType.WARNING:
             result.warnings.append(error_text(message))
             continue
@@ -108,7 +115,7 @@ def run_pipeline(
         else:
             result.eos = True
         break
-    # stop() runs on the way to READY; going on to NULL would flush what it posted.
+    # Elements stop in PAUSED -> READY; the bus drops its messages on the way to NULL.
     pipeline.set_state(Gst.State.READY)
     while message := bus.pop_filtered(Gst.MessageType.WARNING | Gst.MessageType.ERROR):
         target = result.warnings if message.type == Gst.MessageType.WARNING else result.errors
@@ -116,6 +123,34 @@ def run_pipeline(
     pipeline.set_state(Gst.State.NULL)
     result.pipeline = pipeline
     return result
+
+
+def feed_appsrc(
+    pipeline: Gst.Pipeline, caps: str, buffers: list[Gst.Buffer], name: str = "src"
+) -> None:
+    """Make the appsrc `name` push `buffers` with `caps`, then end the stream.
+
+    Use from run_pipeline's `configure`. Buffers without a timestamp get 1/30 s apart.
+    """
+    appsrc = pipeline.get_by_name(name)
+    appsrc.set_property("caps", Gst.Caps.from_string(caps))
+    appsrc.set_property("format", Gst.Format.TIME)
+    pending = list(buffers)
+    buffers.clear()  # only the appsrc holds them once pushed, so they stay writable
+    count = 0
+
+    def need_data(source: Gst.Element, _length: int) -> None:
+        nonlocal count
+        if not pending:
+            source.emit("end-of-stream")
+            return
+        buffer = pending.pop(0)
+        if buffer.pts == Gst.CLOCK_TIME_NONE:
+            buffer.pts = count * Gst.SECOND // 30
+        count += 1
+        source.emit("push-buffer", buffer)
+
+    appsrc.connect("need-data", need_data)
 
 
 class LibraryWriter:
@@ -156,4 +191,18 @@ def run_gst_launch(
         text=True,
         timeout=timeout,
         env=gst_environment(env),
+    )
+
+
+DATA = Path(__file__).parent / "data"
+ASTRONAUT = DATA / "astronaut.png"
+ASTRONAUT_FACES = Path(empycustom.__file__).parent / "data" / "astronaut-faces.png"
+
+
+def faces_source(image: Path, frames: int = 2) -> str:
+    """Pipeline head: a photograph as `frames` RGBA frames carrying one ROI meta per face found
+    by opencv's facedetect."""
+    return (
+        f"filesrc location={image} ! pngdec ! imagefreeze num-buffers={frames} ! videoconvert ! "
+        "facedetect display=false ! videoconvert ! video/x-raw,format=RGBA"
     )

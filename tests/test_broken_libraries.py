@@ -149,7 +149,7 @@ def test_frame_failures_follow_the_policy(write_library, pipeline, case, policy)
 
 PROCESS_FAILURES = {
     "returns no tuple": ("return [{'x': 1}]", "process() returned list; expected a tuple"),
-    "returns a wrong frame": ("return 'frame', []", "out_buffer of type str"),
+    "returns a wrong frame": ("return 'frame', []", "process() returned a str as out_buffer"),
     "raises": ("raise KeyError('boom')", "process() of custom-lib '{path}' raised KeyError"),
 }
 

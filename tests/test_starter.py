@@ -19,7 +19,7 @@ class Calls:
         if released:
             self.release.set()
         self.fail = fail
-        self.late_failures: list[LibraryError] = []
+        self.late_failures: list[tuple[LibraryError, bool]] = []
         module = types.ModuleType("empycustom_test_starter_lib")
         sys.modules[module.__name__] = module
         self.library = CustomLibrary(
@@ -39,7 +39,7 @@ class Calls:
 
     def background(self) -> BackgroundStart:
         return BackgroundStart(
-            self.library, {}, lambda _starter, error: self.late_failures.append(error)
+            self.library, {}, lambda error, stopped: self.late_failures.append((error, stopped))
         )
 
 
@@ -73,7 +73,7 @@ def test_late_failure_is_reported_once():
     calls.release.set()
     starter.join(5)
     assert starter.done and len(calls.late_failures) == 1
-    assert calls.late_failures[0] is starter.error
+    assert calls.late_failures[0] == (starter.error, False)
 
 
 def test_abandoned_start_is_followed_by_stop():
@@ -98,3 +98,14 @@ def test_waiting_buffer_gives_up_when_cancelled():
     starter.join(5)
     assert calls.made == ["start"]
     calls.library.unload()
+
+
+def test_failure_after_the_element_stopped_says_so():
+    calls = Calls(fail=True, released=False)
+    starter = calls.background()
+    assert starter.wait(0.05) is False
+    assert starter.abandon() is True
+    calls.release.set()
+    starter.join(5)
+    assert calls.made == ["start"]  # start() failed: nothing to stop
+    assert calls.late_failures == [(starter.error, True)]

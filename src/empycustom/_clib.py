@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from empycustom._gst import GObject
 
@@ -28,10 +29,17 @@ _signatures = {
         ],
     ),  # fmt: skip
 }
-for _name, (_restype, _argtypes) in _signatures.items():
-    _function = getattr(gst, _name)
-    _function.restype = _restype
-    _function.argtypes = _argtypes
+
+
+def declare(library: ctypes.CDLL, signatures: dict[str, tuple[Any, list[Any]]]) -> None:
+    """Set the C signatures of functions of `library`: {name: (restype, argtypes)}."""
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(library, name)
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+declare(gst, _signatures)
 
 # gst_structure_set is variadic: arguments are converted at each call.
 gst.gst_structure_set.restype = None

@@ -12,11 +12,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from empycustom import custom_meta
 from empycustom._gst import GObject, Gst, GstBase
 from empycustom.debug import DebugCategory
+from empycustom.frames import FORMATS, copy_frame, write_output
 from empycustom.inmeta import build_in_meta
 from empycustom.layout import FrameLayout
 from empycustom.library import (
@@ -29,6 +28,7 @@ from empycustom.library import (
 from empycustom.maps import OpenMaps, forgotten_maps_text
 from empycustom.merge import add_events, merge_results
 from empycustom.messages import post_error, post_warning
+from empycustom.objects import analytics_unavailable, parse_labels, read_objects, write_results
 from empycustom.options import PropertyValueError, parse_json_object
 from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
 from empycustom.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatcher, load_new_version
@@ -38,7 +38,7 @@ from empycustom.starter import START_WAIT_S, BackgroundStart
 CAT = DebugCategory("empycustom", "Custom Python processing of video buffers")
 CHECK_INTERVAL_MS = round(CHECK_INTERVAL_S * 1000)
 
-SUPPORTED_FORMATS = ("RGBA", "I420")
+SUPPORTED_FORMATS = FORMATS
 CAPS = Gst.Caps.from_string(
     f"video/x-raw, format=(string){{ {', '.join(SUPPORTED_FORMATS)} }}, "
     "width=(int)[ 1, 2147483647 ], height=(int)[ 1, 2147483647 ], "
@@ -63,6 +63,8 @@ class Settings:
     silent: bool = False
     on_error: str = "error"
     reload: str = "off"
+    labels_text: str | None = None
+    label_ids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -169,6 +171,15 @@ class EmPyCustom(GstBase.BaseTransform):
             "off",
             RW,
         ),
+        "labels": (
+            str,
+            "Labels",
+            "Comma-separated class labels, the index of each being its class id, like a "
+            "detector's labels file. An object whose ROI type is one of them gets that class_id "
+            'unless a "detection" param of its ROI gives a label_id.',
+            None,
+            RW,
+        ),
     }
     __gsignals__ = {
         "new-meta": (GObject.SignalFlags.RUN_LAST, None, (str,)),
@@ -211,6 +222,8 @@ class EmPyCustom(GstBase.BaseTransform):
             return settings.on_error
         if name == "reload":
             return settings.reload
+        if name == "labels":
+            return settings.labels_text
         raise AttributeError(f"unknown property {name}")
 
     _last_meta_after_stop: str | None = None
@@ -239,6 +252,8 @@ class EmPyCustom(GstBase.BaseTransform):
             self._set_choice(name, value, ON_ERROR_POLICIES, "on_error")
         elif name == "reload":
             self._set_choice(name, value, RELOAD_MODES, "reload")
+        elif name == "labels":
+            self._update(labels_text=value, label_ids=parse_labels(value))
         else:
             raise AttributeError(f"unknown property {name}")
 
@@ -302,7 +317,8 @@ class EmPyCustom(GstBase.BaseTransform):
             return False
         watcher = FileWatcher(library.path)
         starter = BackgroundStart(library, options, self._start_failed_late)
-        if starter.wait(START_WAIT_S):
+        started = starter.wait(START_WAIT_S)
+        if started:
             if starter.error is not None:
                 CAT.error(self, str(starter.error))
                 post_error(self, str(starter.error), starter.error.debug, domain="init")
@@ -315,8 +331,10 @@ class EmPyCustom(GstBase.BaseTransform):
             )
         self.set_in_place(settings.in_place)
         self._reload_requested = False
-        self._state = State(library=library, starter=starter, watcher=watcher, started=starter.done)
+        self._state = State(library=library, starter=starter, watcher=watcher, started=started)
         CAT.info(self, f"started custom-lib '{library.path}', in-place={settings.in_place}")
+        if analytics_unavailable():
+            CAT.info(self, analytics_unavailable())
         return True
 
     def do_stop(self) -> bool:
@@ -338,14 +356,13 @@ class EmPyCustom(GstBase.BaseTransform):
                 post_warning(self, str(failure), failure.debug)
         return True
 
-    def _start_failed_late(self, starter: BackgroundStart, error: LibraryError) -> None:
+    def _start_failed_late(self, error: LibraryError, element_stopped: bool) -> None:
         """start() failed after the start vfunc returned (or stop() after an abandoned start)."""
-        state = self._state
-        if state is not None and state.starter is starter:
+        if element_stopped:
+            CAT.warning(self, f"{error} (after the element stopped)")
+        else:
             CAT.error(self, str(error))
             post_error(self, str(error), error.debug, domain="init")
-        else:
-            CAT.warning(self, f"{error} (after the element stopped)")
 
     def _await_start(self, state: State) -> Gst.FlowReturn:
         """The first buffer waits for a start() still running in the background."""
@@ -398,6 +415,12 @@ class EmPyCustom(GstBase.BaseTransform):
         # Input and output caps are the same, so every meta (ROI metas included) stays valid.
         return True
 
+    def do_transform_size(
+        self, direction: Gst.PadDirection, caps: Gst.Caps, size: int, othercaps: Gst.Caps
+    ) -> tuple[bool, int]:
+        # An input laid out by a video meta may be smaller or larger than the caps' frame.
+        return True, self._layout.size if self._layout is not None else size
+
     # Streaming
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
@@ -422,14 +445,16 @@ class EmPyCustom(GstBase.BaseTransform):
         state.frame_num = frame_num + 1
         if frame_num % settings.process_interval:
             if outbuf is not None:
-                _copy_buffer_data(inbuf, outbuf)
+                copy_frame(inbuf, outbuf, self._layout)
             return Gst.FlowReturn.OK
         if self._reload_requested or (settings.reload == "on-change" and state.watcher.changed()):
             self._reload(state, settings)
 
         CAT.log(Gst.DebugLevel.LOG, self, "Processing buffer")
         events = self._take_events()
-        in_meta = build_in_meta(frame_num, inbuf.pts, self._layout)
+        # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
+        objects, rois = read_objects(inbuf if outbuf is None else outbuf, settings.label_ids)
+        in_meta = build_in_meta(frame_num, inbuf.pts, self._layout.for_buffer(inbuf), objects)
         function_name = required_function(outbuf is None)
         library = state.library
         open_maps = OpenMaps(inbuf)
@@ -453,6 +478,7 @@ class EmPyCustom(GstBase.BaseTransform):
 
         state.last_meta = text
         custom_meta.write_meta_json(inbuf if outbuf is None else outbuf, text)
+        write_results(rois, results)
         if not settings.silent:
             failures = emit_reporting_errors(self, "new-meta", text)
             if failures:
@@ -498,7 +524,7 @@ class EmPyCustom(GstBase.BaseTransform):
         if out_buffer is None:
             CAT.log(Gst.DebugLevel.LOG, self, "process() returned no buffer: frame dropped")
             return FLOW_DROPPED
-        _write_output(out_buffer, outbuf, self._layout)
+        write_output(out_buffer, outbuf, self._layout)
         return out_meta
 
     def _library_failed(
@@ -529,52 +555,5 @@ class EmPyCustom(GstBase.BaseTransform):
         CAT.warning(self, text + "; frame passed unchanged (on-error=warn)")
         post_warning(self, text + "; frame passed unchanged (on-error=warn)", debug)
         if outbuf is not None:
-            _copy_buffer_data(inbuf, outbuf)
+            copy_frame(inbuf, outbuf, self._layout)
         return Gst.FlowReturn.OK
-
-
-class OutputFrameError(OutMetaError):
-    """process() returned an output frame that does not fit the negotiated caps."""
-
-
-def _copy_buffer_data(source: Gst.Buffer, destination: Gst.Buffer) -> None:
-    with source.map(Gst.MapFlags.READ) as src, destination.map(Gst.MapFlags.WRITE) as dst:
-        size = min(src.size, dst.size)
-        dst.data[:size] = src.data[:size]
-
-
-def _write_output(frame: Any, outbuf: Gst.Buffer, layout: FrameLayout | None) -> None:
-    """Write what process() returned as out_buffer into the element's output buffer."""
-    expected = layout.size if layout is not None else outbuf.get_size()
-    if isinstance(frame, Gst.Buffer):
-        if frame.get_size() != expected:
-            raise OutputFrameError(
-                f"process() returned a Gst.Buffer of {frame.get_size()} bytes; the caps need "
-                f"{expected}"
-            )
-        _copy_buffer_data(frame, outbuf)
-        return
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        data = memoryview(frame).cast("B")
-        if data.nbytes != expected:
-            raise OutputFrameError(
-                f"process() returned {data.nbytes} bytes; the caps need {expected}"
-            )
-        with outbuf.map(Gst.MapFlags.WRITE) as dst:
-            dst.data[:expected] = data
-        return
-    if isinstance(frame, np.ndarray):
-        if frame.dtype != np.uint8 or frame.nbytes != expected:
-            raise OutputFrameError(
-                f"process() returned a numpy array {frame.dtype}{list(frame.shape)} of "
-                f"{frame.nbytes} bytes; the caps need uint8 data of {expected} bytes"
-            )
-        with outbuf.map(Gst.MapFlags.WRITE) as dst:
-            target = np.frombuffer(dst.data, dtype=np.uint8, count=expected)
-            np.copyto(target.reshape(frame.shape), frame)
-            del target
-        return
-    raise OutputFrameError(
-        f"process() returned out_buffer of type {type(frame).__name__}; expected a Gst.Buffer, "
-        "a numpy array, bytes, or None to drop the frame"
-    )

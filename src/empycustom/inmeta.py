@@ -19,13 +19,14 @@ def wall_clock_timestamp(now: float | None = None) -> str:
     global _cached_second, _cached_prefix, _cached_zone
     if now is None:
         now = time.time()
-    second = int(now)
+    milliseconds = round(now * 1000)
+    second, fraction = divmod(milliseconds, 1000)
     if second != _cached_second:
         local = time.localtime(second)
         _cached_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", local)
         _cached_zone = time.strftime("%z", local)
         _cached_second = second
-    return f"{_cached_prefix}.{int((now - second) * 1000):03d}{_cached_zone}"
+    return f"{_cached_prefix}.{fraction:03d}{_cached_zone}"
 
 
 def build_in_meta(

@@ -1,4 +1,4 @@
-"""The memory layout of a negotiated video frame, described once per caps."""
+"""The memory layout of a video frame: described once per caps, or per buffer by a GstVideoMeta."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from empycustom._gst import Gst, GstVideo
 
 @dataclass(frozen=True)
 class FrameLayout:
-    """Format, size and per-plane stride/offset of the frames of one caps."""
+    """Format, size and per-plane stride/offset (bytes from the buffer start) of a frame.
+
+    `size` is the number of bytes the frame occupies: the caps' frame size, or the buffer's size
+    for a layout read from a GstVideoMeta.
+    """
 
     format: str
     width: int
@@ -36,6 +40,25 @@ class FrameLayout:
             offsets=tuple(info.offset[:planes]),
             size=info.size,
         )
+
+    @classmethod
+    def from_video_meta(cls, meta: GstVideo.VideoMeta, size: int) -> FrameLayout:
+        planes = meta.n_planes
+        return cls(
+            format=GstVideo.VideoFormat.to_string(meta.format),
+            width=meta.width,
+            height=meta.height,
+            strides=tuple(meta.stride[:planes]),
+            offsets=tuple(meta.offset[:planes]),
+            size=size,
+        )
+
+    def for_buffer(self, buffer: Gst.Buffer) -> FrameLayout:
+        """The layout of this buffer's frame: its GstVideoMeta's when it has one, else this one."""
+        meta = GstVideo.buffer_get_video_meta(buffer)
+        if meta is None:
+            return self
+        return FrameLayout.from_video_meta(meta, buffer.get_size())
 
     def planes(self) -> list[dict[str, int]]:
         return [

@@ -61,6 +61,19 @@ def load_library(path: str | None, in_place: bool) -> CustomLibrary:
 
     Raises `LibraryError` with a message naming the property or function.
     """
+    library = import_library(path)
+    needed = required_function(in_place)
+    if library.function(needed) is None:
+        library.unload()
+        raise LibraryError(
+            f"custom-lib '{path}' has no function {needed}(), which in-place="
+            f"{'true' if in_place else 'false'} needs"
+        )
+    return library
+
+
+def import_library(path: str | None) -> CustomLibrary:
+    """Import the file at `path`, whichever contract functions it defines."""
     if not path:
         raise LibraryError("property 'custom-lib' is not set: give the path of a Python file")
     if not os.path.isfile(path):
@@ -88,15 +101,7 @@ def load_library(path: str | None, in_place: bool) -> CustomLibrary:
     except LibraryError:
         _restore_module(name, previous)
         raise
-    library = CustomLibrary(path=path, module=module, **functions)
-    needed = required_function(in_place)
-    if library.function(needed) is None:
-        _restore_module(name, previous)
-        raise LibraryError(
-            f"custom-lib '{path}' has no function {needed}(), which in-place="
-            f"{'true' if in_place else 'false'} needs"
-        )
-    return library
+    return CustomLibrary(path=path, module=module, **functions)
 
 
 # How the element calls each function of the contract.

@@ -10,6 +10,8 @@ from empycustom._gst import Gst
 # element name -> "module:class"
 ELEMENTS = {
     "empycustom": "empycustom.element:EmPyCustom",
+    "aimeta": "empycustom.aimeta:AiMeta",
+    "perf": "empycustom.perf:Perf",
 }
 
 

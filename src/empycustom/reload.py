@@ -73,11 +73,14 @@ def load_new_version(
     The new version starts before the running one stops, so a failure (raised as
     `LibraryError`, with the traceback) leaves the running version untouched.
     """
-    new = load_library(running.path, in_place)
     try:
-        start_library(new, options)
+        new = load_library(running.path, in_place)
+        try:
+            start_library(new, options)
+        except LibraryError:
+            new.unload()
+            raise
     except LibraryError:
-        new.unload()
-        sys.modules[running.module.__name__] = running.module
+        sys.modules[running.module.__name__] = running.module  # the name is the running one's
         raise
     return new

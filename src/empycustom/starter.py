@@ -28,7 +28,7 @@ class BackgroundStart:
         self,
         library: CustomLibrary,
         options: dict[str, Any],
-        on_late_failure: Callable[[BackgroundStart, LibraryError], None],
+        on_late_failure: Callable[[LibraryError, bool], None],
     ) -> None:
         self.library = library
         self.options = options
@@ -50,7 +50,8 @@ class BackgroundStart:
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds; True when start() has returned (see `error`).
 
-        After a False, a failure of start() is handed to `on_late_failure` instead.
+        After a False, a failure of start() goes to `on_late_failure(error, element_stopped)`
+        instead, and so does a failure of the stop() that follows an abandoned start().
         """
         if self._done.wait(timeout):
             return True
@@ -87,9 +88,14 @@ class BackgroundStart:
             self.library.unload()
         with self._lock:
             self.error = error
+            late, abandoned = self._late, self._abandoned
+            if error is None or not late:
+                self._done.set()
+        if error is not None and late:
+            # Reported before a waiting buffer sees it: the element's error comes first.
+            self._on_late_failure(error, abandoned)
             self._done.set()
-            abandoned, late = self._abandoned, self._late
-        if abandoned and error is None:
-            error = stop_library(self.library, self.options)
-        if error is not None and (late or abandoned):
-            self._on_late_failure(self, error)
+        elif abandoned:
+            failure = stop_library(self.library, self.options)
+            if failure is not None:
+                self._on_late_failure(failure, True)

@@ -11,15 +11,16 @@ from typing import Any
 import numpy as np
 from gi.repository import Gst
 
+import empycustom
 
-def _luma_plane(data: memoryview, frame: dict[str, Any]) -> np.ndarray:
-    """A (height, width) view of the intensity: Y for I420, the mean of R, G, B for RGBA."""
-    plane = frame["planes"][0]
-    height, width = frame["height"], frame["width"]
-    if frame["format"] == "I420":
-        return np.ndarray((height, width), np.uint8, data, plane["offset"], (plane["stride"], 1))
-    rgba = np.ndarray((height, width, 4), np.uint8, data, plane["offset"], (plane["stride"], 4, 1))
-    return rgba[:, :, :3].mean(axis=2)
+
+def _intensity(view: np.ndarray | tuple[np.ndarray, ...]) -> np.ndarray:
+    """A (height, width) intensity: the Y plane of I420/NV12, GRAY8 itself, else mean of R, G, B."""
+    if isinstance(view, tuple):
+        return view[0]
+    if view.ndim == 2:
+        return view
+    return view[:, :, :3].mean(axis=2)  # R, G, B in some order: the mean does not care
 
 
 def _wanted(obj: dict[str, Any], options: dict[str, Any]) -> bool:
@@ -31,22 +32,21 @@ def _wanted(obj: dict[str, Any], options: dict[str, Any]) -> bool:
 
 
 def process_ip(io_buffer: Gst.Buffer, in_meta: dict, options: dict, events: dict) -> list:
-    frame = in_meta["frame"][0]
-    with io_buffer.map(Gst.MapFlags.READ) as info:
-        intensity = _luma_plane(info.data, frame)
-        objects = frame["object"]
+    objects = in_meta["frame"][0]["object"]
+    with empycustom.frame(io_buffer, in_meta) as view:
         if not objects:
-            return [{"average_intensity": round(float(intensity.mean()), 3)}]
+            return [{"average_intensity": round(float(_intensity(view).mean()), 3)}]
+        # Crop before averaging the colours: only the objects' pixels are read.
+        packed = view[0] if isinstance(view, tuple) else view
         results: list[dict[str, Any]] = []
         for obj in objects:
-            if not _wanted(obj, options):
-                results.append({})
-                continue
             rect = obj["rect_params"]
             left, top = max(int(rect["left"]), 0), max(int(rect["top"]), 0)
-            crop = intensity[top : top + int(rect["height"]), left : left + int(rect["width"])]
-            results.append({"average_intensity": round(float(crop.mean()), 3)} if crop.size else {})
-        del intensity
+            crop = packed[top : top + int(rect["height"]), left : left + int(rect["width"])]
+            if not _wanted(obj, options) or not crop.size:
+                results.append({})
+                continue
+            results.append({"average_intensity": round(float(_intensity(crop).mean()), 3)})
         return results
 
 

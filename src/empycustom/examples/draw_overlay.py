@@ -1,0 +1,79 @@
+"""Draw each object's box and its `emcustom` result onto the frame, in place.
+
+The reference could not do this (its buffers were read-only). Run it after the element that
+produces the results: they arrive as each object's `params["emcustom"]`. With no objects it
+writes the upstream frame result in the top-left corner.
+Packed RGB formats get coloured boxes; I420, NV12 and GRAY8 get them in the luma plane.
+
+Options: `color` ([r, g, b], default green), `thickness` (default 2), `font_scale` (0.4).
+Needs OpenCV for text: `pip install 'empycustom[opencv]'`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gi.repository import Gst
+
+import empycustom
+
+cv2: Any = None
+
+# Channel order of each packed format, to turn an RGB colour into the frame's own order.
+_CHANNELS = {"RGBA": "RGBA", "RGBx": "RGBx", "BGRA": "BGRA", "BGRx": "BGRx", "RGB": "RGB",
+             "BGR": "BGR"}  # fmt: skip
+
+
+def start(options: dict) -> None:
+    global cv2
+    try:
+        import cv2 as opencv
+    except ImportError as error:
+        raise ImportError("draw_overlay needs OpenCV: pip install 'empycustom[opencv]'") from error
+    cv2 = opencv
+
+
+def label_text(result: Any) -> str:
+    """A short one-line text for a result: `key: value` pairs, floats with 1 decimal."""
+    if not isinstance(result, dict):
+        return json.dumps(result)[:40]
+    parts = []
+    for key, value in result.items():
+        shown = f"{value:.1f}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}: {shown}")
+    return ", ".join(parts)[:60]
+
+
+def _pen(frame_format: str, options: dict) -> tuple[int, ...]:
+    red, green, blue = options.get("color", (0, 255, 0))
+    order = _CHANNELS.get(frame_format)
+    if order is None:  # luma plane: bright
+        return (255,)
+    rgb = {"R": red, "G": green, "B": blue, "A": 255, "x": 255}
+    return tuple(int(rgb[channel]) for channel in order)
+
+
+def process_ip(io_buffer: Gst.Buffer, in_meta: dict, options: dict, events: dict) -> str:
+    frame = in_meta["frame"][0]
+    thickness = int(options.get("thickness", 2))
+    scale = float(options.get("font_scale", 0.4))
+    pen = _pen(frame["format"], options)
+    with empycustom.frame(io_buffer, in_meta, writable=True) as view:
+        # The views' rows may be padded; OpenCV draws on such arrays in place.
+        target = view[0] if isinstance(view, tuple) else view
+        for obj in frame["object"]:
+            rect = obj["rect_params"]
+            left, top = int(rect["left"]), int(rect["top"])
+            right, bottom = left + int(rect["width"]), top + int(rect["height"])
+            cv2.rectangle(target, (left, top), (right, bottom), pen, thickness)
+            result = obj.get("params", {}).get("emcustom")  # what an upstream empycustom found
+            if result:
+                cv2.putText(target, label_text(result), (left, max(top - 4, 10)),
+                            cv2.FONT_HERSHEY_SIMPLEX, scale, pen, 1, cv2.LINE_AA)  # fmt: skip
+        upstream = empycustom.read_meta(io_buffer)  # the frame result of an upstream empycustom
+        frame_result = upstream["frame"][0].get("emcustom") if upstream else None
+        if not frame["object"] and frame_result:
+            cv2.putText(target, label_text(frame_result), (4, 14),
+                        cv2.FONT_HERSHEY_SIMPLEX, scale, pen, 1, cv2.LINE_AA)  # fmt: skip
+    return ""

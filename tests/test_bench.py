@@ -1,0 +1,80 @@
+"""`make bench` end to end in its --quick form: every case runs and reports numbers.
+
+The benchmark is not a timed test: these tests check the instrument, not the element's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from bench_cases import CASES  # noqa: E402
+
+TARGET_STATUSES = {"PASS", "FAIL", "N/A"}
+
+
+def run_bench(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    output = tmp_path / "results.json"
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench.py"), "--quick", "--output", str(output),
+         *arguments],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed, json.loads(output.read_text())
+
+
+def finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def test_quick_run_measures_every_case(tmp_path):
+    completed, results = run_bench(tmp_path)
+    assert set(results["cases"]) == {case.name for case in CASES}
+    for name, case in results["cases"].items():
+        assert len(case["cpu_us_per_buffer_runs"]) == 2, name
+        assert len(case["wall_us_per_buffer_runs"]) == 2, name
+        assert all(value > 0 for value in case["cpu_us_per_buffer_runs"]), name
+        assert finite(case["us_per_buffer"]) and finite(case["overhead_us"]), name
+        if case["baseline"] is not None:
+            assert finite(case["ratio_to_pad_probe"]), name
+            assert finite(case["ratio_to_transform_ip_floor"]), name
+    # Every object the library saw got its result merged back.
+    for name in ("rois-1", "rois-20", "rois-200"):
+        case = results["cases"][name]
+        assert case["results_merged"] == case["objects_seen"], name
+    assert all(finite(value) for value in results["derived"].values())
+    assert {"per_object_us_at_200", "frame_copy_1080p_us"} <= set(results["derived"])
+    assert len(results["targets"]) == 5
+    assert {target["status"] for target in results["targets"]} <= TARGET_STATUSES
+    assert results["machine"]["gstreamer"].startswith("GStreamer 1.")
+    # The same results as a table and PASS/FAIL lines on stdout.
+    assert "| noop |" in completed.stdout and "| pad-probe |" in completed.stdout
+    assert sum(line.lstrip().startswith(tuple(TARGET_STATUSES)) for line in
+               completed.stdout.splitlines()) == 5  # fmt: skip
+
+
+def test_case_filter_adds_the_baselines_it_needs(tmp_path):
+    _, results = run_bench(tmp_path, "--cases", "rois-20")
+    assert set(results["cases"]) == {
+        "identity", "pad-probe", "transform-ip-floor", "rois-20", "rois-20-identity"
+    }  # fmt: skip
+    per_object = [t for t in results["targets"] if t["target"].startswith("per object")]
+    assert per_object[0]["status"] == "N/A"  # rois-200 and rois-0 were not run
+
+
+def test_unknown_case_is_refused_by_name(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench.py"), "--quick", "--cases", "nosuchcase",
+         "--output", str(tmp_path / "r.json")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "nosuchcase" in completed.stderr
+    assert not (tmp_path / "r.json").exists()

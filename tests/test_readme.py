@@ -1,0 +1,132 @@
+"""Every pipeline and command the README shows runs as written (docs cannot rot).
+
+Fenced `sh` blocks run as bash scripts, in order, in one workspace that sees the repository's
+examples/ and tests/; `python NAME.py` blocks are written there as files first. A block right
+after an `<!-- not run: reason -->` line is skipped (a window, a model file of your own), and
+blocks that call `make` are what the two set-up commands are.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pipeline import gst_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+FENCE = re.compile(r"^```(\S*)[ \t]*(\S*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+@dataclass
+class Block:
+    language: str
+    name: str
+    code: str
+    line: int
+    skip_reason: str | None
+
+
+def readme_blocks() -> list[Block]:
+    text = README.read_text()
+    blocks = []
+    for match in FENCE.finditer(text):
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        skip = re.fullmatch(r"<!-- not run: (.*) -->", before)
+        blocks.append(
+            Block(
+                language=match.group(1),
+                name=match.group(2),
+                code=match.group(3),
+                line=text[: match.start()].count("\n") + 1,
+                skip_reason=skip.group(1) if skip else None,
+            )
+        )
+    return blocks
+
+
+BLOCKS = readme_blocks()
+SHELL_BLOCKS = [
+    block
+    for block in BLOCKS
+    if block.language == "sh" and not re.search(r"^make ", block.code, re.MULTILINE)
+]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("readme")
+    for name in ("examples", "tests", "src", ".venv"):
+        (folder / name).symlink_to(ROOT / name)
+    for block in BLOCKS:
+        if block.language == "python" and block.name.endswith(".py"):
+            (folder / block.name).write_text(block.code)
+    return folder
+
+
+def run_block(block: Block, workspace: Path) -> subprocess.CompletedProcess[str]:
+    env = gst_environment({"GST_DEBUG_NO_COLOR": "1"})
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.code],
+        cwd=workspace, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+
+
+def test_the_readme_starts_with_the_two_set_up_commands():
+    first = BLOCKS[0]
+    assert first.language == "sh" and first.line <= 5
+    assert [line.split()[:2] for line in first.code.splitlines()] == [
+        ["make", "demo"],
+        ["make", "test"],
+    ]
+
+
+def test_the_readme_has_runnable_blocks():
+    assert len([b for b in SHELL_BLOCKS if b.skip_reason is None]) >= 8
+    assert {b.name for b in BLOCKS if b.language == "python"} >= {"brightness.py", "app.py"}
+
+
+@pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda block: f"README.md:{block.line}")
+def test_readme_shell_block_runs(block: Block, workspace: Path):
+    if block.skip_reason:
+        pytest.skip(block.skip_reason)
+    result = run_block(block, workspace)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"README.md:{block.line}\n{block.code}\n{output[-3000:]}"
+    assert "CRITICAL" not in output and "Traceback" not in output, output[-3000:]
+    assert "ERROR" not in re.sub(r"OPENCV_LOG_LEVEL|\[ERROR\].*haarcascade.*", "", output), output[
+        -3000:
+    ]
+
+
+def test_tutorial_output_is_what_the_readme_says(workspace: Path):
+    text = README.read_text()
+    claimed = re.search(r'ending in `"emcustom": (\{"bright_fraction": [0-9.]+\})`', text)
+    printed = re.search(r"app\.py +# (\{'bright_fraction': [0-9.]+\}) for each frame", text)
+    assert claimed and printed
+    run = next(b for b in SHELL_BLOCKS if "app.py" in b.code)
+    result = run_block(run, workspace)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 30 and set(lines) == {printed.group(1)}
+    gst = next(b for b in SHELL_BLOCKS if "brightness.py in-place=true" in b.code)
+    result = run_block(gst, workspace)
+    assert result.returncode == 0, result.stderr
+    frames = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(frames) == 30
+    assert all(line.endswith(f'"emcustom": {claimed.group(1)}}}]}}') for line in frames), frames[0]
+
+
+def test_readme_sections_link_to_existing_headings():
+    text = README.read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    }
+    for link in re.findall(r"\]\(#([^)]+)\)", text):
+        assert link in anchors, f"README link #{link} has no heading"
+    assert os.path.exists(ROOT / "examples" / "average_intensity.py")
