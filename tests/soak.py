@@ -106,8 +106,11 @@ def soak_buffers(count: int, warmup: int, library: str) -> dict[str, Any]:
     signals = [0]
     memory = {"warm": 0}
 
+    last_meta = [""]
+
     def on_new_meta(_element: Any, text: str) -> None:
         signals[0] += 1
+        last_meta[0] = text
 
     pushed = [0]
 
@@ -143,9 +146,12 @@ def soak_buffers(count: int, warmup: int, library: str) -> dict[str, Any]:
     end_kb = rss_kb()
     pipeline.set_state(Gst.State.NULL)
     watch.drain()
+    objects = json.loads(last_meta[0])["frame"][0]["object"] if last_meta[0] else []
     return {
         "buffers": pushed[0],
         "signals": signals[0],
+        "objects_per_buffer": len(objects),
+        "objects_with_results": sum("emcustom" in obj for obj in objects),
         "eos": eos,
         "seconds": round(seconds, 1),
         "us_per_buffer": round(seconds / max(pushed[0], 1) * 1e6, 1),

@@ -4,7 +4,7 @@ nothing left for the leaks tracer. Short versions run in `make test`, full ones 
 from __future__ import annotations
 
 import pytest
-from soak import run_soak
+from soak import ROIS_PER_BUFFER, run_soak
 
 RSS_GROWTH_LIMIT_KB = 5 * 1024
 
@@ -13,13 +13,16 @@ def check_buffers(count: int, report_figure) -> None:
     result = run_soak("buffers", count)
     summary = result.summary
     report_figure(
-        f"buffers: {summary['buffers']} 16x16 RGBA buffers (2 ROI metas each, signal connected, "
-        f"process-interval 1) in {summary['seconds']} s ({summary['us_per_buffer']} us/buffer); "
+        f"buffers: {summary['buffers']} 16x16 RGBA buffers ({ROIS_PER_BUFFER} objects each, signal "
+        f"connected, process-interval 1) in {summary['seconds']} s "
+        f"({summary['us_per_buffer']} us/buffer); "
         f"RSS {summary['rss_warm_kb']} kB after warm-up -> {summary['rss_end_kb']} kB "
         f"(growth {summary['rss_growth_kb']} kB); leaks tracer: {len(result.leaks)} alive"
     )
     assert summary["eos"]
     assert summary["buffers"] == summary["signals"] == count
+    # The ROI metas reach the library as in_meta objects and get its per-object results.
+    assert summary["objects_per_buffer"] == summary["objects_with_results"] == ROIS_PER_BUFFER
     assert summary["messages"] == {"ERROR": 0, "WARNING": 0, "INFO": 0}, summary
     assert summary["rss_growth_kb"] < RSS_GROWTH_LIMIT_KB
     assert result.leaks == []
