@@ -216,13 +216,13 @@ def process_ip(io_buffer, in_meta, options, events):
 """
 
 
-def slow_start_pipeline(write_library, tmp_path, **extra):
+def slow_start_pipeline(write_library, tmp_path, policy="error", **extra):
     library = write_library(SLOW_START)
     release, log = tmp_path / "release", tmp_path / "calls.log"
     options = json.dumps({"release": str(release), "log": str(log), **extra})
     p = Gst.parse_launch(
-        f"videotestsrc num-buffers={FRAMES} ! {CAPS} ! "
-        f"empycustom name=e in-place=true custom-lib={library} ! appsink name=sink"
+        f"videotestsrc num-buffers={FRAMES} ! {CAPS} ! empycustom name=e in-place=true "
+        f"on-error={policy} custom-lib={library} ! appsink name=sink"
     )
     p.get_by_name("e").set_property("options", options)
     return p, release, log
@@ -235,8 +235,9 @@ def wait_for(condition, timeout: float = 10) -> bool:
     return condition()
 
 
-def test_slow_start_does_not_block_a_state_change_to_null(write_library, tmp_path):
-    p, release, log = slow_start_pipeline(write_library, tmp_path)
+@pytest.mark.parametrize("policy", POLICIES)
+def test_slow_start_does_not_block_a_state_change_to_null(write_library, tmp_path, policy):
+    p, release, log = slow_start_pipeline(write_library, tmp_path, policy)
     began = time.monotonic()
     assert p.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.ASYNC
     assert time.monotonic() - began < 3  # waited START_WAIT_S (1 s), not for start()
@@ -270,8 +271,9 @@ def test_slow_start_then_frames_flow(write_library, tmp_path, pipeline):
     assert log.read_text() == "start\nstop\n"
 
 
-def test_slow_start_that_fails_is_an_error(write_library, tmp_path):
-    p, release, log = slow_start_pipeline(write_library, tmp_path, fail=True)
+@pytest.mark.parametrize("policy", POLICIES)
+def test_slow_start_that_fails_is_an_error(write_library, tmp_path, policy):
+    p, release, log = slow_start_pipeline(write_library, tmp_path, policy, fail=True)
     assert p.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.ASYNC
     release.touch()
     message = p.get_bus().timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.ERROR)
