@@ -251,6 +251,9 @@ CASES: list[Case] = [
     Case("in-place-1080p", "noop library in place at 1080p, handler connected",
          _empycustom("noop.py"), "identity-1080p", size=HD, scale=HD_SCALE,
          prepare=connect_new_meta),
+    Case("copy-in-place-1080p", "in place at 1080p, the library copies a numpy frame into the "
+         "buffer: one frame copy under the same conditions", _empycustom("copy_in_place.py"),
+         "identity-1080p", size=HD, scale=HD_SCALE, prepare=connect_new_meta),
     Case("process-buffer-1080p", "not in place at 1080p, process() returns in_buffer",
          _empycustom("process_buffer.py", in_place=False), "identity-1080p", size=HD,
          scale=HD_SCALE, prepare=connect_new_meta),

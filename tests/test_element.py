@@ -413,3 +413,24 @@ def test_frames_are_not_copied_in_place(pipeline, write_library):
     )
     assert result.eos, result.error_texts
     assert [s["frame"][0]["emcustom"]["address"] for s in result.signals] == seen
+
+
+def test_not_in_place_returning_the_input_buffer_shares_its_memory(pipeline, write_library):
+    """An unchanged frame is not copied: the output buffer takes the input's memory."""
+    lib = write_library(
+        """
+        import numpy as np
+        from gi.repository import Gst
+        def process(in_buffer, in_meta, options, events):
+            with in_buffer.map(Gst.MapFlags.READ) as info:
+                address = np.frombuffer(info.data, np.uint8).ctypes.data
+            return in_buffer, [{"address": address}]
+        """
+    )
+    result = pipeline(f"{source(3)} ! empycustom custom-lib={lib} ! appsink name=sink",
+                      keep_buffers=True)  # fmt: skip
+    assert result.eos, result.error_texts
+    for frame in result.frames:
+        with frame.buffer.map(Gst.MapFlags.READ) as info:
+            address = np.frombuffer(info.data, np.uint8).ctypes.data
+        assert frame.meta["frame"][0]["emcustom"]["address"] == address

@@ -81,7 +81,8 @@ class TestToJson:
         assert json.loads(to_json({"a": [math.nan, math.inf, 1.0]})) == {"a": [None, None, 1.0]}
 
     def test_unserializable_raises(self):
-        with pytest.raises(TypeError, match="not JSON serializable"):
+        # OutMetaError, so the element applies on-error to it like to other bad out_meta.
+        with pytest.raises(OutMetaError, match="not JSON serializable"):
             to_json({"a": object()})
 
 

@@ -8,6 +8,13 @@ import sys
 from empycustom._clib import gobject_pointer, gst
 from empycustom._gst import GObject, Gst
 
+# Plain ints: looking a Gst enum value up costs more than the disabled-log check itself.
+ERROR = int(Gst.DebugLevel.ERROR)
+WARNING = int(Gst.DebugLevel.WARNING)
+INFO = int(Gst.DebugLevel.INFO)
+DEBUG = int(Gst.DebugLevel.DEBUG)
+LOG = int(Gst.DebugLevel.LOG)
+
 
 class _CategoryStruct(ctypes.Structure):
     _fields_ = [
@@ -25,10 +32,10 @@ class DebugCategory:
         self._pointer = gst._gst_debug_category_new(name.encode(), 0, description.encode())
         self._struct = ctypes.cast(self._pointer, ctypes.POINTER(_CategoryStruct)).contents
 
-    def enabled(self, level: Gst.DebugLevel) -> bool:
+    def enabled(self, level: int) -> bool:
         return self._struct.threshold >= level
 
-    def log(self, level: Gst.DebugLevel, obj: GObject.Object | None, message: str) -> None:
+    def log(self, level: int, obj: GObject.Object | None, message: str) -> None:
         if self._struct.threshold < level:
             return
         caller = sys._getframe(1)
@@ -45,13 +52,13 @@ class DebugCategory:
         )
 
     def error(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(Gst.DebugLevel.ERROR, obj, message)
+        self.log(ERROR, obj, message)
 
     def warning(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(Gst.DebugLevel.WARNING, obj, message)
+        self.log(WARNING, obj, message)
 
     def info(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(Gst.DebugLevel.INFO, obj, message)
+        self.log(INFO, obj, message)
 
     def debug(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(Gst.DebugLevel.DEBUG, obj, message)
+        self.log(DEBUG, obj, message)

@@ -14,18 +14,29 @@ from typing import Any
 
 from empycustom import custom_meta
 from empycustom._gst import GObject, Gst, GstBase
-from empycustom.debug import DebugCategory
+from empycustom.debug import DEBUG, LOG, DebugCategory
 from empycustom.frames import FORMATS, copy_frame, write_output
 from empycustom.inmeta import build_in_meta
 from empycustom.layout import FrameLayout
-from empycustom.library import CustomLibrary, LibraryError, load_library, required_function
+from empycustom.library import (
+    CustomLibrary,
+    LibraryError,
+    load_library,
+    required_function,
+    stop_library,
+)
+from empycustom.maps import OpenMaps, forgotten_maps_text
 from empycustom.merge import add_events, merge_results
 from empycustom.messages import post_error, post_warning
 from empycustom.objects import analytics_unavailable, parse_labels, read_objects, write_results
 from empycustom.options import PropertyValueError, parse_json_object
 from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
+from empycustom.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatcher, load_new_version
+from empycustom.signals import emit_reporting_errors
+from empycustom.starter import START_WAIT_S, BackgroundStart
 
 CAT = DebugCategory("empycustom", "Custom Python processing of video buffers")
+CHECK_INTERVAL_MS = round(CHECK_INTERVAL_S * 1000)
 
 SUPPORTED_FORMATS = FORMATS
 CAPS = Gst.Caps.from_string(
@@ -35,6 +46,10 @@ CAPS = Gst.Caps.from_string(
 )
 
 ON_ERROR_POLICIES = ("error", "warn", "drop")
+# Looked up once: each Gst.<Enum>.<VALUE> goes through gi's override proxy (~1 us).
+FLOW_OK = Gst.FlowReturn.OK
+FLOW_ERROR = Gst.FlowReturn.ERROR
+FLOW_FLUSHING = Gst.FlowReturn.FLUSHING
 FLOW_DROPPED = Gst.FlowReturn.CUSTOM_SUCCESS  # GST_BASE_TRANSFORM_FLOW_DROPPED
 G_MAXINT = 2147483647
 RW = GObject.ParamFlags.READWRITE
@@ -51,6 +66,7 @@ class Settings:
     process_interval: int = 1
     silent: bool = False
     on_error: str = "error"
+    reload: str = "off"
     labels_text: str | None = None
     label_ids: dict[str, int] = field(default_factory=dict)
 
@@ -59,10 +75,14 @@ class Settings:
 class State:
     """What exists only between start and stop."""
 
-    library: CustomLibrary
-    options: dict[str, Any]
+    library: CustomLibrary  # the version running (hot reload replaces it)
+    starter: BackgroundStart  # start() of the first version
+    watcher: FileWatcher
+    started: bool  # start() has returned without error
     frame_num: int = 0
     last_meta: str | None = None
+    warned_maps: bool = False  # once per library version
+    warned_handler: bool = False
 
 
 class EmPyCustom(GstBase.BaseTransform):
@@ -143,6 +163,18 @@ class EmPyCustom(GstBase.BaseTransform):
             "error",
             RW,
         ),
+        "reload": (
+            str,
+            "Reload",
+            'When a new version of custom-lib replaces the running one: "off" never; '
+            '"on-change" once the file has changed and then stayed the same between two looks '
+            f"(one look every {CHECK_INTERVAL_MS} ms at most). The new version takes over at a "
+            "buffer boundary: its start() runs, then the old version's stop(). If it fails to "
+            "import or start, the old one keeps running and a warning is posted. The reload "
+            "action signal reloads at the next processed buffer, whatever this is.",
+            "off",
+            RW,
+        ),
         "labels": (
             str,
             "Labels",
@@ -155,15 +187,18 @@ class EmPyCustom(GstBase.BaseTransform):
     }
     __gsignals__ = {
         "new-meta": (GObject.SignalFlags.RUN_LAST, None, (str,)),
+        "reload": (GObject.SignalFlags.RUN_LAST | GObject.SignalFlags.ACTION, None, ()),
     }
 
     def __init__(self) -> None:
         super().__init__()
         self._settings = Settings()
+        self._settings_lock = threading.Lock()
         self._state: State | None = None
         self._layout: FrameLayout | None = None
         self._pending_events: dict[str, Any] = {}
         self._events_lock = threading.Lock()
+        self._reload_requested = False
         self.set_in_place(False)
 
     # Properties
@@ -189,6 +224,8 @@ class EmPyCustom(GstBase.BaseTransform):
             return state.last_meta if state is not None else self._last_meta_after_stop
         if name == "on-error":
             return settings.on_error
+        if name == "reload":
+            return settings.reload
         if name == "labels":
             return settings.labels_text
         raise AttributeError(f"unknown property {name}")
@@ -216,20 +253,27 @@ class EmPyCustom(GstBase.BaseTransform):
         elif name == "silent":
             self._update(silent=value)
         elif name == "on-error":
-            if value not in ON_ERROR_POLICIES:
-                self._refuse(
-                    f"property 'on-error' must be one of {', '.join(ON_ERROR_POLICIES)}; "
-                    f"got {value!r}, keeping {self._settings.on_error!r}"
-                )
-                return
-            self._update(on_error=value)
+            self._set_choice(name, value, ON_ERROR_POLICIES, "on_error")
+        elif name == "reload":
+            self._set_choice(name, value, RELOAD_MODES, "reload")
         elif name == "labels":
             self._update(labels_text=value, label_ids=parse_labels(value))
         else:
             raise AttributeError(f"unknown property {name}")
 
     def _update(self, **changes: Any) -> None:
-        self._settings = dataclasses.replace(self._settings, **changes)
+        # Two application threads setting properties at once must not lose either change.
+        with self._settings_lock:
+            self._settings = dataclasses.replace(self._settings, **changes)
+
+    def _set_choice(self, name: str, value: str, choices: tuple[str, ...], field: str) -> None:
+        if value not in choices:
+            self._refuse(
+                f"property '{name}' must be one of {', '.join(choices)}; "
+                f"got {value!r}, keeping {getattr(self._settings, field)!r}"
+            )
+            return
+        self._update(**{field: value})
 
     def _refuse(self, text: str) -> None:
         CAT.warning(self, text)
@@ -268,26 +312,30 @@ class EmPyCustom(GstBase.BaseTransform):
     def do_start(self) -> bool:
         settings = self._settings
         try:
+            # Parsed again only to report an invalid value set while stopped.
             options = parse_json_object(settings.options_text, "options")
             library = load_library(settings.custom_lib, settings.in_place)
         except (PropertyValueError, LibraryError) as error:
             CAT.error(self, str(error))
             post_error(self, str(error), getattr(error, "debug", ""), domain="settings")
             return False
-        if library.start is not None:
-            try:
-                library.start(options)
-            except BaseException as error:
-                library.unload()
-                text = (
-                    f"start() of custom-lib '{library.path}' raised {type(error).__name__}: {error}"
-                )
-                CAT.error(self, text)
-                post_error(self, text, traceback.format_exc(), domain="init")
+        watcher = FileWatcher(library.path)
+        starter = BackgroundStart(library, options, self._start_failed_late)
+        started = starter.wait(START_WAIT_S)
+        if started:
+            if starter.error is not None:
+                CAT.error(self, str(starter.error))
+                post_error(self, str(starter.error), starter.error.debug, domain="init")
                 return False
-        self._update(options=options)
+        else:
+            CAT.info(
+                self,
+                f"start() of custom-lib '{library.path}' still runs after {START_WAIT_S} s; "
+                "the first buffer waits for it, a state change to NULL does not",
+            )
         self.set_in_place(settings.in_place)
-        self._state = State(library=library, options=options)
+        self._reload_requested = False
+        self._state = State(library=library, starter=starter, watcher=watcher, started=started)
         CAT.info(self, f"started custom-lib '{library.path}', in-place={settings.in_place}")
         if analytics_unavailable():
             CAT.info(self, analytics_unavailable())
@@ -298,17 +346,63 @@ class EmPyCustom(GstBase.BaseTransform):
         if state is None:
             return True
         self._last_meta_after_stop = state.last_meta
-        library = state.library
-        try:
-            if library.stop is not None:
-                library.stop(self._settings.options)
-        except BaseException as error:
-            text = f"stop() of custom-lib '{library.path}' raised {type(error).__name__}: {error}"
-            CAT.warning(self, text)
-            post_warning(self, text, traceback.format_exc())
-        finally:
-            library.unload()
+        if state.starter.abandon():
+            CAT.warning(
+                self,
+                f"stopped while start() of custom-lib '{state.library.path}' still runs; "
+                "its stop() follows when start() returns",
+            )
+            return True
+        if state.starter.error is None:
+            failure = stop_library(state.library, self._settings.options)
+            if failure is not None:
+                CAT.warning(self, str(failure))
+                post_warning(self, str(failure), failure.debug)
         return True
+
+    def _start_failed_late(self, error: LibraryError, element_stopped: bool) -> None:
+        """start() failed after the start vfunc returned (or stop() after an abandoned start)."""
+        if element_stopped:
+            CAT.warning(self, f"{error} (after the element stopped)")
+        else:
+            CAT.error(self, str(error))
+            post_error(self, str(error), error.debug, domain="init")
+
+    def _await_start(self, state: State) -> Gst.FlowReturn:
+        """The first buffer waits for a start() still running in the background."""
+        CAT.info(self, f"waiting for start() of custom-lib '{state.library.path}'")
+        sinkpad = self.get_static_pad("sink")
+        if not state.starter.wait_unless(lambda: bool(sinkpad.flags & Gst.PadFlags.FLUSHING)):
+            return FLOW_FLUSHING
+        if state.starter.error is not None:
+            return FLOW_ERROR  # already posted by _start_failed_late
+        state.started = True
+        return FLOW_OK
+
+    # Hot reload
+
+    def do_reload(self) -> None:
+        """The reload action signal: load the library file again at the next processed buffer."""
+        CAT.info(self, "reload requested")
+        self._reload_requested = True
+
+    def _reload(self, state: State, settings: Settings) -> None:
+        self._reload_requested = False
+        path = state.library.path
+        try:
+            new = load_new_version(state.library, settings.in_place, settings.options)
+        except LibraryError as error:
+            text = f"reloading custom-lib '{path}' failed, the running version stays: {error}"
+            CAT.warning(self, text)
+            post_warning(self, text, error.debug)
+            return
+        old, state.library = state.library, new
+        state.warned_maps = False
+        failure = stop_library(old, settings.options)
+        if failure is not None:
+            CAT.warning(self, str(failure))
+            post_warning(self, str(failure), failure.debug)
+        CAT.info(self, f"reloaded custom-lib '{path}' at frame {state.frame_num - 1}")
 
     # Caps and metas
 
@@ -334,56 +428,88 @@ class EmPyCustom(GstBase.BaseTransform):
     # Streaming
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
-        CAT.debug(self, "transform_ip")
+        if CAT.enabled(DEBUG):
+            CAT.debug(self, "transform_ip")
         return self._process_buffer(buffer, None)
 
     def do_transform(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer) -> Gst.FlowReturn:
-        CAT.debug(self, "transform")
+        if CAT.enabled(DEBUG):
+            CAT.debug(self, "transform")
         return self._process_buffer(inbuf, outbuf)
 
     def _process_buffer(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer | None) -> Gst.FlowReturn:
         state = self._state
         if state is None or self._layout is None:
             post_error(self, "received a buffer before the element started", domain="stream")
-            return Gst.FlowReturn.ERROR
-        settings = self._settings
+            return FLOW_ERROR
+        if not state.started:
+            flow = self._await_start(state)
+            if flow != FLOW_OK:
+                return flow
+        settings = self._settings  # one snapshot for the whole buffer
         frame_num = state.frame_num
         state.frame_num = frame_num + 1
         if frame_num % settings.process_interval:
             if outbuf is not None:
                 copy_frame(inbuf, outbuf, self._layout)
-            return Gst.FlowReturn.OK
+            return FLOW_OK
+        if self._reload_requested or (settings.reload == "on-change" and state.watcher.changed()):
+            self._reload(state, settings)
 
-        CAT.log(Gst.DebugLevel.LOG, self, "Processing buffer")
+        if CAT.enabled(LOG):
+            CAT.log(LOG, self, "Processing buffer")
         events = self._take_events()
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         objects, rois = read_objects(inbuf if outbuf is None else outbuf, settings.label_ids)
         in_meta = build_in_meta(frame_num, inbuf.pts, self._layout.for_buffer(inbuf), objects)
         function_name = required_function(outbuf is None)
+        library = state.library
+        open_maps = OpenMaps(inbuf)
         try:
             if outbuf is None:
-                out_meta = state.library.process_ip(inbuf, in_meta, settings.options, events)
+                out_meta = library.process_ip(inbuf, in_meta, settings.options, events)
             else:
-                out_meta = self._call_process(
-                    state.library, inbuf, outbuf, in_meta, settings, events
-                )
+                out_meta = self._call_process(library, inbuf, outbuf, in_meta, settings, events)
                 if out_meta is FLOW_DROPPED:
                     return FLOW_DROPPED
             results = parse_out_meta(out_meta, function_name)
-        except Exception as error:
-            return self._library_failed(
-                settings, state.library, function_name, error, inbuf, outbuf
-            )
+            merge_results(in_meta, results)
+            add_events(in_meta, events)
+            text = to_json(in_meta)
+        except (Exception, SystemExit) as error:  # sys.exit() in a library must not end the app
+            return self._library_failed(settings, library, function_name, error, inbuf, outbuf)
+        finally:
+            left_open = open_maps.release()
+            if left_open:
+                self._warn_forgotten_maps(state, function_name, left_open)
 
-        merge_results(in_meta, results)
-        add_events(in_meta, events)
-        text = to_json(in_meta)
         state.last_meta = text
         custom_meta.write_meta_json(inbuf if outbuf is None else outbuf, text)
         write_results(rois, results)
         if not settings.silent:
-            self.emit("new-meta", text)
-        return Gst.FlowReturn.OK
+            failures = emit_reporting_errors(self, "new-meta", text)
+            if failures:
+                self._handler_failed(state, failures)
+        return FLOW_OK
+
+    def _warn_forgotten_maps(self, state: State, function_name: str, count: int) -> None:
+        text = forgotten_maps_text(function_name, state.library.path, count)
+        if state.warned_maps:
+            CAT.log(LOG, self, text)
+            return
+        state.warned_maps = True
+        CAT.warning(self, text)
+        post_warning(self, text)
+
+    def _handler_failed(self, state: State, tracebacks: list[str]) -> None:
+        text = "a handler of the new-meta signal raised an exception; the stream goes on"
+        for debug in tracebacks:
+            CAT.warning(self, f"{text}:\n{debug}")
+        if not state.warned_handler:
+            state.warned_handler = True
+            post_warning(
+                self, text + " (reported once; every time in the debug log)", tracebacks[0]
+            )
 
     def _call_process(
         self,
@@ -403,7 +529,7 @@ class EmPyCustom(GstBase.BaseTransform):
             )
         out_buffer, out_meta = returned
         if out_buffer is None:
-            CAT.log(Gst.DebugLevel.LOG, self, "process() returned no buffer: frame dropped")
+            CAT.log(LOG, self, "process() returned no buffer: frame dropped")
             return FLOW_DROPPED
         write_output(out_buffer, outbuf, self._layout)
         return out_meta
@@ -413,7 +539,7 @@ class EmPyCustom(GstBase.BaseTransform):
         settings: Settings,
         library: CustomLibrary,
         function_name: str,
-        error: Exception,
+        error: BaseException,
         inbuf: Gst.Buffer,
         outbuf: Gst.Buffer | None,
     ) -> Gst.FlowReturn:
@@ -428,7 +554,7 @@ class EmPyCustom(GstBase.BaseTransform):
         if settings.on_error == "error":
             CAT.error(self, text)
             post_error(self, text, debug)
-            return Gst.FlowReturn.ERROR
+            return FLOW_ERROR
         if settings.on_error == "drop":
             CAT.warning(self, text + "; frame dropped (on-error=drop)")
             post_warning(self, text + "; frame dropped (on-error=drop)", debug)
@@ -437,4 +563,4 @@ class EmPyCustom(GstBase.BaseTransform):
         post_warning(self, text + "; frame passed unchanged (on-error=warn)", debug)
         if outbuf is not None:
             copy_frame(inbuf, outbuf, self._layout)
-        return Gst.FlowReturn.OK
+        return FLOW_OK

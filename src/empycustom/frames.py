@@ -193,7 +193,19 @@ def write_output(out_frame: Any, outbuf: Gst.Buffer, layout: FrameLayout) -> Non
 
 
 def copy_frame(source: Gst.Buffer, destination: Gst.Buffer, layout: FrameLayout) -> None:
-    """Copy the frame of `source` into `destination`, each laid out by its own video meta."""
+    """Put the frame of `source` into `destination`, each laid out by its own video meta.
+
+    When both are laid out as the caps say, `destination` takes `source`'s memory blocks
+    (shared and reference-counted, as GStreamer does for unchanged frames): no copy.
+    """
+    if (
+        layout.for_buffer(source) == layout
+        and layout.for_buffer(destination) == layout
+        and source.get_size() >= layout.size
+    ):
+        destination.remove_all_memory()
+        Gst.Buffer.copy_into(destination, source, Gst.BufferCopyFlags.MEMORY, 0, source.get_size())
+        return
     info = source.map(Gst.MapFlags.READ)
     try:
         _write_planes(_layout_views(info.data, layout.for_buffer(source)), destination, layout)

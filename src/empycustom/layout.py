@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from empycustom._gst import Gst, GstVideo
 
+# Looked up once: GstVideo.<name> goes through gi's override proxy on every access.
+_buffer_get_video_meta = GstVideo.buffer_get_video_meta
+
 
 @dataclass(frozen=True)
 class FrameLayout:
@@ -55,7 +58,7 @@ class FrameLayout:
 
     def for_buffer(self, buffer: Gst.Buffer) -> FrameLayout:
         """The layout of this buffer's frame: its GstVideoMeta's when it has one, else this one."""
-        meta = GstVideo.buffer_get_video_meta(buffer)
+        meta = _buffer_get_video_meta(buffer)
         if meta is None:
             return self
         return FrameLayout.from_video_meta(meta, buffer.get_size())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -50,7 +51,9 @@ class CustomLibrary:
         return getattr(self, name)
 
     def unload(self) -> None:
-        sys.modules.pop(self.module.__name__, None)
+        # A newer version of the same file (hot reload) may own the name by now.
+        if sys.modules.get(self.module.__name__) is self.module:
+            del sys.modules[self.module.__name__]
 
 
 def load_library(path: str | None, in_place: bool) -> CustomLibrary:
@@ -80,24 +83,87 @@ def import_library(path: str | None) -> CustomLibrary:
     if spec is None or spec.loader is None:
         raise LibraryError(f"custom-lib '{path}' cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(name)  # the running version, while hot reloading
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException as error:  # SyntaxError, ImportError, SystemExit, ...
-        sys.modules.pop(name, None)
+        _restore_module(name, previous)
         raise LibraryError(
             f"custom-lib '{path}' failed to import: {type(error).__name__}: {error}",
             traceback.format_exc(),
         ) from None
-    functions = {
-        fname: _callable_or_none(module, fname, path)
-        for fname in ("start", "stop", "process", "process_ip")
-    }
+    try:
+        functions = {
+            fname: _callable_or_none(module, fname, path)
+            for fname in ("start", "stop", "process", "process_ip")
+        }
+    except LibraryError:
+        _restore_module(name, previous)
+        raise
     return CustomLibrary(path=path, module=module, **functions)
+
+
+# How the element calls each function of the contract.
+ARGUMENTS = {
+    "start": "options",
+    "stop": "options",
+    "process": "in_buffer, in_meta, options, events",
+    "process_ip": "io_buffer, in_meta, options, events",
+}
 
 
 def _callable_or_none(module: ModuleType, name: str, path: str) -> Callable[..., Any] | None:
     value = getattr(module, name, None)
-    if value is not None and not callable(value):
+    if value is None:
+        return None
+    if not callable(value):
         raise LibraryError(f"custom-lib '{path}': {name} is not a function")
+    arguments = ARGUMENTS[name]
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):  # builtins and C functions may have none
+        return value
+    try:
+        signature.bind(*arguments.split(", "))
+    except TypeError as error:
+        raise LibraryError(
+            f"custom-lib '{path}': {name}{signature} cannot be called as {name}({arguments}): "
+            f"{error}"
+        ) from None
     return value
+
+
+def _restore_module(name: str, previous: ModuleType | None) -> None:
+    if previous is None:
+        sys.modules.pop(name, None)
+    else:
+        sys.modules[name] = previous
+
+
+def start_library(library: CustomLibrary, options: dict[str, Any]) -> None:
+    """Call the library's start(); raises `LibraryError` (with the traceback) if it fails."""
+    if library.start is None:
+        return
+    try:
+        library.start(options)
+    except BaseException as error:  # SystemExit too: a library must not end the application
+        raise LibraryError(
+            f"start() of custom-lib '{library.path}' raised {type(error).__name__}: {error}",
+            traceback.format_exc(),
+        ) from None
+
+
+def stop_library(library: CustomLibrary, options: dict[str, Any]) -> LibraryError | None:
+    """Call the library's stop() and unload it; returns the failure instead of raising."""
+    try:
+        if library.stop is not None:
+            library.stop(options)
+    except BaseException as error:
+        return LibraryError(
+            f"stop() of custom-lib '{library.path}' raised {type(error).__name__}: {error}",
+            traceback.format_exc(),
+        )
+    finally:
+        library.unload()
+    return None

@@ -14,14 +14,15 @@ class PropertyValueError(ValueError):
 def parse_json_object(text: str | None, property_name: str) -> dict[str, Any]:
     """Parse a property value holding a JSON object; a Python dict literal is accepted too.
 
-    `None` and blank strings give an empty dict. Anything else that is not an object
-    raises `PropertyValueError` naming the property.
+    `None` and blank strings give an empty dict. Anything else that is not an object (or holds
+    values JSON cannot, such as a set or bytes from a Python literal) raises `PropertyValueError`
+    naming the property.
     """
     if text is None or not text.strip():
         return {}
     try:
         value = json.loads(text)
-    except ValueError as json_error:
+    except (ValueError, RecursionError) as json_error:
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -34,6 +35,12 @@ def parse_json_object(text: str | None, property_name: str) -> dict[str, Any]:
             f"property '{property_name}' must be a JSON object, got {type(value).__name__} "
             f"{_shorten(text)!r}"
         )
+    try:
+        json.dumps(value)  # events go into the merged meta; both properties are JSON objects
+    except (TypeError, ValueError, RecursionError) as error:
+        raise PropertyValueError(
+            f"property '{property_name}' must be a JSON object, got {_shorten(text)!r}: {error}"
+        ) from None
     return value
 
 

@@ -121,7 +121,8 @@ def to_json(meta: Any) -> str:
 
     orjson encodes and C rewrites its compact output in json's format, several times faster
     than json; json encodes what orjson refuses (integers beyond 64 bits, lone surrogates,
-    keys that are not strings) and raises TypeError for what neither can write.
+    keys that are not strings). Raises `OutMetaError` for what JSON cannot hold: other objects,
+    non-string keys such as tuples, circular or too deeply nested containers.
     """
     try:
         compact = orjson.dumps(meta, default=_json_default)
@@ -152,8 +153,14 @@ def from_json(text: str) -> Any:
 def _stdlib_json(meta: Any) -> str:
     try:
         return json.dumps(meta, default=_json_default, allow_nan=False)
-    except ValueError:
+    except ValueError:  # NaN or an infinity somewhere, or a circular reference
+        pass
+    except (TypeError, RecursionError) as error:
+        raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
+    try:
         return json.dumps(_without_non_finite(meta), default=_json_default, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
 
 
 def _without_non_finite(value: Any) -> Any:

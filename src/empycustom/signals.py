@@ -1,0 +1,49 @@
+"""Emitting a signal so that a handler that raises is reported, not just printed.
+
+PyGObject catches an exception raised in a Python handler of a signal emitted from Python,
+prints it through `sys.excepthook` and lets `emit()` return normally: the stream goes on, but
+nobody is told. `emit_reporting_errors` captures those exceptions for the emitting thread only
+(other exceptions still reach the hook that was installed before) and returns them.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from types import TracebackType
+from typing import Any
+
+from empycustom._gst import GObject
+
+_capture = threading.local()
+_previous_hook: Any = None  # the hook found when ours was installed
+
+
+def _capturing_hook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    errors = getattr(_capture, "errors", None)
+    if errors is None:
+        _previous_hook(exc_type, exc, tb)
+    else:
+        errors.append("".join(traceback.format_exception(exc_type, exc, tb)))
+
+
+def emit_reporting_errors(obj: GObject.Object, signal: str, *args: Any) -> list[str]:
+    """Emit `signal`; return the tracebacks of the handlers that raised (usually none)."""
+    global _previous_hook
+    if _previous_hook is None:
+        # Installed once: an application hook set later replaces ours (PyGObject then calls
+        # it, and the handler's exception is not reported here) or chains to it.
+        _previous_hook = sys.excepthook
+        sys.excepthook = _capturing_hook
+    errors: list[str] = []
+    _capture.errors = errors
+    try:
+        obj.emit(signal, *args)
+    except Exception:  # a PyGObject that passes handler exceptions on to the emitter
+        errors.append(traceback.format_exc())
+    finally:
+        _capture.errors = None
+    return errors
