@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import math
 import resource
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from empycustom import _native, custom_meta, objects
 from empycustom._gst import GObject, Gst, GstVideo
 from empycustom.merge import RESULT_KEY
-from empycustom.outmeta import from_json, to_json, to_json_each
+from empycustom.outmeta import OutMetaError, from_json, to_json, to_json_each
 
 
 def roi_with_params(*params: Gst.Structure, roi_type: str = "face") -> Gst.Buffer:
@@ -232,6 +234,25 @@ def test_to_json_each_is_to_json_of_each(values) -> None:
 )
 def test_to_json_edge_values(value) -> None:
     assert to_json(value) == json.dumps(value)
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [datetime.datetime(2024, 1, 2), datetime.date(2024, 1, 2), _Point(1), object(), {(1, 2): 3}],
+)
+def test_to_json_refuses_what_json_refuses(value) -> None:
+    """orjson writes dataclasses and datetimes itself; to_json must not."""
+    with pytest.raises(TypeError):
+        json.dumps({"a": value})
+    with pytest.raises(OutMetaError):
+        to_json({"a": value})
+    with pytest.raises(OutMetaError):
+        to_json_each([{"a": 1}, {"a": value}])
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,8 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"out_meta value of type {type(value).__name__} is not JSON serializable")
 
 
+# orjson writes dataclasses and datetimes itself; json refuses them, and so must to_json.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 # orjson reads integers beyond 64 bits as floats; json keeps them exact.
 _LONG_NUMBER = re.compile(r"\d{19}")
 
@@ -125,7 +127,7 @@ def to_json(meta: Any) -> str:
     non-string keys such as tuples, circular or too deeply nested containers.
     """
     try:
-        compact = orjson.dumps(meta, default=_json_default)
+        compact = orjson.dumps(meta, default=_json_default, option=_ORJSON_OPTIONS)
     except TypeError:
         return _stdlib_json(meta)
     return _native.format_like_json_dumps(compact)
@@ -134,7 +136,7 @@ def to_json(meta: Any) -> str:
 def to_json_each(values: list[Any]) -> list[str]:
     """`[to_json(value) for value in values]`, with one orjson call for all of them."""
     try:
-        compact = orjson.dumps(values, default=_json_default)
+        compact = orjson.dumps(values, default=_json_default, option=_ORJSON_OPTIONS)
     except TypeError:
         return [to_json(value) for value in values]
     return _native.format_items_like_json_dumps(compact)
