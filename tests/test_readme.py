@@ -105,7 +105,7 @@ def test_readme_shell_block_runs(block: Block, workspace: Path):
 
 def test_tutorial_output_is_what_the_readme_says(workspace: Path):
     text = README.read_text()
-    claimed = re.search(r'ending in `"emcustom": (\{"bright_fraction": [0-9.]+\})`', text)
+    claimed = re.search(r'ending in `"emcustom":(\{"bright_fraction":[0-9.]+\})`', text)
     printed = re.search(r"app\.py +# (\{'bright_fraction': [0-9.]+\}) for each frame", text)
     assert claimed and printed
     run = next(b for b in SHELL_BLOCKS if "app.py" in b.code)
@@ -118,7 +118,7 @@ def test_tutorial_output_is_what_the_readme_says(workspace: Path):
     assert result.returncode == 0, result.stderr
     frames = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(frames) == 30
-    assert all(line.endswith(f'"emcustom": {claimed.group(1)}}}]}}') for line in frames), frames[0]
+    assert all(line.endswith(f'"emcustom":{claimed.group(1)}}}]}}') for line in frames), frames[0]
 
 
 def test_readme_sections_link_to_existing_headings():

@@ -17,7 +17,7 @@ from typing import Any
 
 from empycustom import _native
 from empycustom._gst import GLib
-from empycustom.outmeta import from_json, to_json_each
+from empycustom.outmeta import from_json, to_json
 
 try:
     import gi
@@ -79,7 +79,7 @@ def write_results(rois: Sequence[int | None], results: Sequence[Any]) -> None:
     ROI metas must be writable.
     """
     count = min(len(rois), len(results))
-    _native.write_results(rois, to_json_each(list(results[:count])))
+    _native.write_results(rois, [to_json(result) for result in results[:count]])
 
 
 def _quark_string(quark: int) -> str:

@@ -14,8 +14,6 @@ from typing import Any
 
 import orjson
 
-from empycustom import _native
-
 
 class OutMetaError(ValueError):
     """out_meta that cannot be understood."""
@@ -118,28 +116,17 @@ _LONG_NUMBER = re.compile(r"\d{19}")
 
 
 def to_json(meta: Any) -> str:
-    """Serialize merged meta as strict JSON (NaN and infinities become null), as json.dumps
-    writes it (", " and ": " separators, ASCII only).
+    """Serialize merged meta as strict, compact JSON (NaN and infinities become null).
 
-    orjson encodes and C rewrites its compact output in json's format, several times faster
-    than json; json encodes what orjson refuses (integers beyond 64 bits, lone surrogates,
-    keys that are not strings). Raises `OutMetaError` for what JSON cannot hold: other objects,
-    non-string keys such as tuples, circular or too deeply nested containers.
+    orjson encodes (several times faster than json); json encodes what orjson refuses
+    (integers beyond 64 bits, lone surrogates, keys that are not strings). Raises
+    `OutMetaError` for what JSON cannot hold: other objects, non-string keys such as tuples,
+    circular or too deeply nested containers.
     """
     try:
-        compact = orjson.dumps(meta, default=_json_default, option=_ORJSON_OPTIONS)
+        return orjson.dumps(meta, default=_json_default, option=_ORJSON_OPTIONS).decode()
     except TypeError:
         return _stdlib_json(meta)
-    return _native.format_like_json_dumps(compact)
-
-
-def to_json_each(values: list[Any]) -> list[str]:
-    """`[to_json(value) for value in values]`, with one orjson call for all of them."""
-    try:
-        compact = orjson.dumps(values, default=_json_default, option=_ORJSON_OPTIONS)
-    except TypeError:
-        return [to_json(value) for value in values]
-    return _native.format_items_like_json_dumps(compact)
 
 
 def from_json(text: str) -> Any:
@@ -154,13 +141,15 @@ def from_json(text: str) -> Any:
 
 def _stdlib_json(meta: Any) -> str:
     try:
-        return json.dumps(meta, default=_json_default, allow_nan=False)
+        return json.dumps(meta, default=_json_default, allow_nan=False, separators=(",", ":"))
     except ValueError:  # NaN or an infinity somewhere, or a circular reference
         pass
     except (TypeError, RecursionError) as error:
         raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
     try:
-        return json.dumps(_without_non_finite(meta), default=_json_default, allow_nan=False)
+        return json.dumps(
+            _without_non_finite(meta), default=_json_default, allow_nan=False, separators=(",", ":")
+        )
     except (TypeError, ValueError, RecursionError) as error:
         raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
 
