@@ -78,8 +78,9 @@ def write_results(rois: Sequence[int | None], results: Sequence[Any]) -> None:
     `{}` means "nothing for this object" and leaves the ROI as it is. The buffer holding the
     ROI metas must be writable.
     """
-    count = min(len(rois), len(results))
-    _native.write_results(rois, [to_json(result) for result in results[:count]])
+    if rois:
+        count = min(len(rois), len(results))
+        _native.write_results(rois, [to_json(result) for result in results[:count]])
 
 
 def _quark_string(quark: int) -> str:

@@ -41,6 +41,8 @@ def parse_out_meta(value: Any, function_name: str) -> list[Any]:
     """
     if value is None:
         return []
+    if type(value) is list:  # the common case first; merging does not change the list
+        return value
     if isinstance(value, (str, bytes)):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         if not text.strip():
