@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench soak
+.PHONY: setup demo test lint bench bench-instructions soak
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,9 @@ test: lint
 
 bench: setup
 	$(PY) benchmarks/bench.py
+
+bench-instructions: setup
+	$(PY) benchmarks/instructions.py
 
 soak: setup
 	$(PY) -m pytest -q -p no:cacheprovider -m slow --run-slow

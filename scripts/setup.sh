@@ -10,6 +10,7 @@ APT_PACKAGES=(
   gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
   python3-venv python3-dev python3-numpy libgirepository1.0-dev libcairo2-dev pkg-config gcc
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev  # headers of the _native extension
+  valgrind  # make bench-instructions
 )
 
 missing=()

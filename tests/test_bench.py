@@ -78,3 +78,22 @@ def test_unknown_case_is_refused_by_name(tmp_path):
     assert completed.returncode != 0
     assert "nosuchcase" in completed.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_instruction_counts_under_callgrind(tmp_path):
+    """benchmarks/instructions.py: each case under callgrind, per-buffer counts and ratios."""
+    output = tmp_path / "instructions.json"
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "instructions.py"), "--cases", "skip", "--buffers",
+         "100", "--output", str(output)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    results = json.loads(output.read_text())
+    counts = results["instructions_per_buffer"]
+    assert set(counts) == {"identity", "skip"}  # the baseline was added
+    # Counts per buffer: start-up (hundreds of millions of instructions) cancelled out. Their
+    # order is not checked: 100 buffers are too few to rise above run-to-run differences.
+    assert all(0 < count < 10_000_000 for count in counts.values())
+    assert results["overhead"]["skip"] == counts["skip"] - counts["identity"]
+    assert "| skip |" in completed.stdout
