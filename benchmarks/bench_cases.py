@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 import empycustom
-from empycustom._gst import GObject, Gst, GstBase, GstVideo
+from empycustom._gst import GObject, Gst, GstBase, GstVideo, filter_pad_templates
 from empycustom.element import EmPyCustom
 
 LIBRARIES = Path(__file__).resolve().parent / "libraries"
@@ -83,10 +83,7 @@ class BenchNoop(GstBase.BaseTransform):
 
     __gtype_name__ = "EmPyCustomBenchNoop"
     __gstmetadata__ = ("BenchNoop", "Filter", "Does nothing, in Python", "empycustom")
-    __gsttemplates__ = (
-        Gst.PadTemplate.new("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, ANY_CAPS),
-        Gst.PadTemplate.new("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, ANY_CAPS),
-    )
+    __gsttemplates__ = filter_pad_templates(ANY_CAPS)
 
     def __init__(self) -> None:
         super().__init__()

@@ -11,4 +11,13 @@ from gi.repository import GLib, GObject, Gst, GstBase, GstVideo  # noqa: E402
 if not Gst.is_initialized():
     Gst.init(None)
 
-__all__ = ["GLib", "GObject", "Gst", "GstBase", "GstVideo"]
+
+def filter_pad_templates(caps: Gst.Caps) -> tuple[Gst.PadTemplate, Gst.PadTemplate]:
+    """The always-present "sink" and "src" pad templates of a one-in, one-out element."""
+    return (
+        Gst.PadTemplate.new("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, caps),
+        Gst.PadTemplate.new("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, caps),
+    )
+
+
+__all__ = ["GLib", "GObject", "Gst", "GstBase", "GstVideo", "filter_pad_templates"]

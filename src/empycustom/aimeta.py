@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from empycustom._gst import GObject, Gst, GstBase
+from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.custom_meta import read_meta_json
 from empycustom.debug import DebugCategory
 from empycustom.messages import post_error
@@ -47,14 +47,7 @@ class AiMeta(GstBase.BaseTransform):
         "to applications: a signal, a property and a JSON-lines file",
         "empycustom developers",
     )
-    __gsttemplates__ = (
-        Gst.PadTemplate.new(
-            "sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, Gst.Caps.new_any()
-        ),
-        Gst.PadTemplate.new(
-            "src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, Gst.Caps.new_any()
-        ),
-    )
+    __gsttemplates__ = filter_pad_templates(Gst.Caps.new_any())
     __gproperties__ = {
         "silent": (
             bool,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from empycustom import custom_meta
-from empycustom._gst import GObject, Gst, GstBase
+from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.debug import DEBUG, LOG, DebugCategory
 from empycustom.frames import FORMATS, copy_frame, write_output
 from empycustom.inmeta import build_in_meta
@@ -94,10 +94,7 @@ class EmPyCustom(GstBase.BaseTransform):
         "the frame's metadata",
         "empycustom developers",
     )
-    __gsttemplates__ = (
-        Gst.PadTemplate.new("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, CAPS),
-        Gst.PadTemplate.new("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, CAPS),
-    )
+    __gsttemplates__ = filter_pad_templates(CAPS)
     __gproperties__ = {
         "custom-lib": (
             str,

@@ -15,7 +15,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from empycustom._gst import GObject, Gst, GstBase
+from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.debug import DebugCategory
 
 CAT = DebugCategory("perf", "Frame and bit rates of the buffers passing through")
@@ -167,10 +167,7 @@ class Perf(GstBase.BaseTransform):
         "second (property interval), as a stdout line and an element message",
         "empycustom developers",
     )
-    __gsttemplates__ = (
-        Gst.PadTemplate.new("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, ANY_CAPS),
-        Gst.PadTemplate.new("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, ANY_CAPS),
-    )
+    __gsttemplates__ = filter_pad_templates(ANY_CAPS)
     __gproperties__ = {
         "print-arm-load": (
             bool,
