@@ -455,7 +455,7 @@ class EmPyCustom(GstBase.BaseTransform):
 
         if CAT.enabled(LOG):
             CAT.log(LOG, self, "Processing buffer")
-        events = self._take_events() if self._pending_events else {}
+        events = self._take_events()
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         objects, rois = read_objects(inbuf if outbuf is None else outbuf, settings.label_ids)
         in_meta = build_in_meta(frame_num, inbuf.pts, self._layout.for_buffer(inbuf), objects)
