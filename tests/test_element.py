@@ -435,3 +435,24 @@ def test_not_in_place_returning_the_input_buffer_shares_its_memory(pipeline, wri
         with frame.buffer.map(Gst.MapFlags.READ) as info:
             address = np.frombuffer(info.data, np.uint8).ctypes.data
         assert frame.meta["frame"][0]["emcustom"]["address"] == address
+
+
+def test_a_handler_connected_mid_stream_gets_the_following_frames(pipeline, write_library):
+    """Without handlers nothing is emitted; a handler connected while playing is served."""
+    lib = write_library(COUNTING_LIBRARY)
+    late: list[int] = []
+
+    def connect_late(pipeline_: Gst.Pipeline, frames: int) -> None:
+        if frames == 3:
+            pipeline_.get_by_name("e").connect(
+                "new-meta", lambda _e, text: late.append(json.loads(text)["frame"][0]["frame_num"])
+            )
+
+    result = pipeline(
+        f"{source(6)} ! empycustom name=e custom-lib={lib} in-place=true ! "
+        "appsink name=sink max-buffers=1",
+        on_buffer=connect_late,
+        signal_element=None,
+    )
+    assert result.eos, result.error_texts
+    assert late and late == list(range(late[0], 6)) and late[0] >= 3

@@ -320,3 +320,19 @@ def test_reading_and_writing_repeatedly_does_not_grow_memory() -> None:
     cycle(3000)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 4096, f"{grown_kib} KiB more after 3000 reads and writes of 50 ROIs"
+
+
+def test_has_handler_sees_connected_handlers_only() -> None:
+    from empycustom._clib import gobject_pointer
+    from empycustom._gst import GObject
+
+    element = Gst.ElementFactory.make("empycustom")
+    signal_id = GObject.signal_lookup("new-meta", type(element))
+    address = gobject_pointer(element)
+    assert _native.has_handler(address, signal_id) is False  # the class handler does not count
+    handler = element.connect("new-meta", lambda *_: None)
+    assert _native.has_handler(address, signal_id) is True
+    element.disconnect(handler)
+    assert _native.has_handler(address, signal_id) is False
+    with pytest.raises(ValueError, match="NULL"):
+        _native.has_handler(0, signal_id)

@@ -361,6 +361,17 @@ static PyObject *read_meta_json(PyObject *module, PyObject *address) {
   return text_or_none(gst_structure_get_string(gst_custom_meta_get_structure(meta), JSON_FIELD));
 }
 
+/* g_signal_has_handler_pending for an object and signal id: whether an emission would reach
+ * any handler connected by an application (class handlers do not count). */
+static PyObject *has_handler(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("has_handler", nargs, 2) < 0) return NULL;
+  GObject *object = address_argument(args[0], "object");
+  if (object == NULL) return NULL;
+  unsigned long signal_id = PyLong_AsUnsignedLong(args[1]);
+  if (signal_id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+  return PyBool_FromLong(g_signal_has_handler_pending(object, (guint)signal_id, 0, FALSE));
+}
+
 static PyMethodDef methods[] = {
     {"read_rois", (PyCFunction)(void (*)(void))read_rois, METH_FASTCALL,
      "read_rois(buffer_address, label_ids, decode) -> (objects, roi_addresses)\n\n"
@@ -375,6 +386,9 @@ static PyMethodDef methods[] = {
     {"write_meta_json", (PyCFunction)(void (*)(void))write_meta_json, METH_FASTCALL,
      "write_meta_json(buffer_address, text) -> None\n\n"
      "Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not."},
+    {"has_handler", (PyCFunction)(void (*)(void))has_handler, METH_FASTCALL,
+     "has_handler(object_address, signal_id) -> bool\n\n"
+     "Whether the signal has handlers connected on the object (g_signal_has_handler_pending)."},
     {"read_meta_json", read_meta_json, METH_O,
      "read_meta_json(buffer_address) -> str | None\n\n"
      "The merged JSON on a buffer, or None when it has none."},
