@@ -265,8 +265,7 @@ def test_options_change_while_playing(pipeline, write_library):
             pipeline_.get_by_name("e").set_property("options", '{"v": 2}')
 
     result = pipeline(
-        f"videotestsrc num-buffers=6 ! video/x-raw,format=RGBA,width=64,height=48 ! "
-        f"empycustom name=e custom-lib={lib} in-place=true options={{'v':1}} ! "
+        f"{source(6)} ! empycustom name=e custom-lib={lib} in-place=true options={{'v':1}} ! "
         "appsink name=sink max-buffers=1",
         on_buffer=change_options,
     )

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.custom_meta import read_meta_json
 from empycustom.debug import DebugCategory
-from empycustom.messages import post_error
+from empycustom.messages import post_error, report_error
 
 CAT = DebugCategory("aimeta", "Reads the merged meta of empycustom elements")
 
@@ -114,8 +114,7 @@ class AiMeta(GstBase.BaseTransform):
                 output = open(location, "a", encoding="utf-8")  # closed in do_stop
             except OSError as error:
                 text = f"cannot open location '{location}' for appending: {error.strerror}"
-                CAT.error(self, text)
-                post_error(self, text, str(error), domain="resource")
+                report_error(self, CAT, text, str(error), domain="resource")
                 return False
         self._state = State(output=output)
         return True
@@ -146,8 +145,7 @@ class AiMeta(GstBase.BaseTransform):
             except OSError as error:
                 location = self._settings.location
                 text = f"cannot write to location '{location}': {error.strerror}"
-                CAT.error(self, text)
-                post_error(self, text, str(error), domain="resource")
+                report_error(self, CAT, text, str(error), domain="resource")
                 return Gst.FlowReturn.ERROR
         if not self._settings.silent:
             self.emit("new-meta", text)

@@ -35,12 +35,13 @@ class DebugCategory:
     def enabled(self, level: int) -> bool:
         return self._struct.threshold >= level
 
-    def log(self, level: int, obj: GObject.Object | None, message: str) -> None:
+    def log(
+        self, level: int, obj: GObject.Object | None, message: str, stacklevel: int = 1
+    ) -> None:
+        """Log `message`, attributed to the caller `stacklevel` frames up (as `logging` does)."""
         if self._struct.threshold < level:
             return
-        caller = sys._getframe(1)
-        if caller.f_code.co_name in {"error", "warning", "info", "debug", "log"}:
-            caller = caller.f_back
+        caller = sys._getframe(stacklevel)
         gst.gst_debug_log_literal(
             self._pointer,
             int(level),
@@ -52,13 +53,13 @@ class DebugCategory:
         )
 
     def error(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(ERROR, obj, message)
+        self.log(ERROR, obj, message, stacklevel=2)
 
     def warning(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(WARNING, obj, message)
+        self.log(WARNING, obj, message, stacklevel=2)
 
     def info(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(INFO, obj, message)
+        self.log(INFO, obj, message, stacklevel=2)
 
     def debug(self, obj: GObject.Object | None, message: str) -> None:
-        self.log(DEBUG, obj, message)
+        self.log(DEBUG, obj, message, stacklevel=2)

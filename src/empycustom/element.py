@@ -28,7 +28,7 @@ from empycustom.library import (
 )
 from empycustom.maps import OpenMaps, forgotten_maps_text
 from empycustom.merge import add_events, merge_results
-from empycustom.messages import post_error, post_warning
+from empycustom.messages import post_error, post_warning, report_error, report_warning
 from empycustom.objects import analytics_unavailable, parse_labels, read_objects, write_results
 from empycustom.options import PropertyValueError, parse_json_object
 from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
@@ -275,8 +275,7 @@ class EmPyCustom(GstBase.BaseTransform):
         self._update(**{field: value})
 
     def _refuse(self, text: str) -> None:
-        CAT.warning(self, text)
-        post_warning(self, text, domain="settings")
+        report_warning(self, CAT, text, domain="settings")
 
     def _set_options(self, text: str | None) -> None:
         try:
@@ -315,16 +314,14 @@ class EmPyCustom(GstBase.BaseTransform):
             options = parse_json_object(settings.options_text, "options")
             library = load_library(settings.custom_lib, settings.in_place)
         except (PropertyValueError, LibraryError) as error:
-            CAT.error(self, str(error))
-            post_error(self, str(error), getattr(error, "debug", ""), domain="settings")
+            report_error(self, CAT, str(error), getattr(error, "debug", ""), domain="settings")
             return False
         watcher = FileWatcher(library.path)
         starter = BackgroundStart(library, options, self._start_failed_late)
         started = starter.wait(START_WAIT_S)
         if started:
             if starter.error is not None:
-                CAT.error(self, str(starter.error))
-                post_error(self, str(starter.error), starter.error.debug, domain="init")
+                report_error(self, CAT, str(starter.error), starter.error.debug, domain="init")
                 return False
         else:
             CAT.info(
@@ -353,19 +350,20 @@ class EmPyCustom(GstBase.BaseTransform):
             )
             return True
         if state.starter.error is None:
-            failure = stop_library(state.library, self._settings.options)
-            if failure is not None:
-                CAT.warning(self, str(failure))
-                post_warning(self, str(failure), failure.debug)
+            self._stop_library(state.library, self._settings.options)
         return True
+
+    def _stop_library(self, library: CustomLibrary, options: dict[str, Any]) -> None:
+        failure = stop_library(library, options)
+        if failure is not None:
+            report_warning(self, CAT, str(failure), failure.debug)
 
     def _start_failed_late(self, error: LibraryError, element_stopped: bool) -> None:
         """start() failed after the start vfunc returned (or stop() after an abandoned start)."""
         if element_stopped:
             CAT.warning(self, f"{error} (after the element stopped)")
         else:
-            CAT.error(self, str(error))
-            post_error(self, str(error), error.debug, domain="init")
+            report_error(self, CAT, str(error), error.debug, domain="init")
 
     def _await_start(self, state: State) -> Gst.FlowReturn:
         """The first buffer waits for a start() still running in the background."""
@@ -392,15 +390,11 @@ class EmPyCustom(GstBase.BaseTransform):
             new = load_new_version(state.library, settings.in_place, settings.options)
         except LibraryError as error:
             text = f"reloading custom-lib '{path}' failed, the running version stays: {error}"
-            CAT.warning(self, text)
-            post_warning(self, text, error.debug)
+            report_warning(self, CAT, text, error.debug)
             return
         old, state.library = state.library, new
         state.warned_maps = False
-        failure = stop_library(old, settings.options)
-        if failure is not None:
-            CAT.warning(self, str(failure))
-            post_warning(self, str(failure), failure.debug)
+        self._stop_library(old, settings.options)
         CAT.info(self, f"reloaded custom-lib '{path}' at frame {state.frame_num - 1}")
 
     # Caps and metas
@@ -498,8 +492,7 @@ class EmPyCustom(GstBase.BaseTransform):
             CAT.log(LOG, self, text)
             return
         state.warned_maps = True
-        CAT.warning(self, text)
-        post_warning(self, text)
+        report_warning(self, CAT, text)
 
     def _handler_failed(self, state: State, tracebacks: list[str]) -> None:
         text = "a handler of the new-meta signal raised an exception; the stream goes on"
@@ -552,15 +545,12 @@ class EmPyCustom(GstBase.BaseTransform):
             )
         debug = traceback.format_exc()
         if settings.on_error == "error":
-            CAT.error(self, text)
-            post_error(self, text, debug)
+            report_error(self, CAT, text, debug)
             return FLOW_ERROR
         if settings.on_error == "drop":
-            CAT.warning(self, text + "; frame dropped (on-error=drop)")
-            post_warning(self, text + "; frame dropped (on-error=drop)", debug)
+            report_warning(self, CAT, text + "; frame dropped (on-error=drop)", debug)
             return FLOW_DROPPED
-        CAT.warning(self, text + "; frame passed unchanged (on-error=warn)")
-        post_warning(self, text + "; frame passed unchanged (on-error=warn)", debug)
+        report_warning(self, CAT, text + "; frame passed unchanged (on-error=warn)", debug)
         if outbuf is not None:
             copy_frame(inbuf, outbuf, self._layout)
         return FLOW_OK

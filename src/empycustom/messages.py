@@ -5,6 +5,31 @@ from __future__ import annotations
 import sys
 
 from empycustom._gst import GLib, Gst
+from empycustom.debug import ERROR, WARNING, DebugCategory
+
+
+def report_error(
+    element: Gst.Element,
+    category: DebugCategory,
+    text: str,
+    debug: str = "",
+    domain: str = "library",
+) -> None:
+    """Log `text` in the element's debug category and post it as an error message."""
+    category.log(ERROR, element, text, stacklevel=2)
+    _post(element, Gst.MessageType.ERROR, text, debug, domain)
+
+
+def report_warning(
+    element: Gst.Element,
+    category: DebugCategory,
+    text: str,
+    debug: str = "",
+    domain: str = "library",
+) -> None:
+    """Log `text` in the element's debug category and post it as a warning message."""
+    category.log(WARNING, element, text, stacklevel=2)
+    _post(element, Gst.MessageType.WARNING, text, debug, domain)
 
 
 def post_error(element: Gst.Element, text: str, debug: str = "", domain: str = "library") -> None:
