@@ -1,15 +1,19 @@
 """Per-buffer overhead of empycustom against the baselines users would pick (`make bench`).
 
-All cases run interleaved in one process: for each repetition, every case once, in a shuffled
-order. A case's overhead is its time per buffer (CPU time of the process by default, or
-wall-clock time) minus its baseline's in the same repetition (C `identity` for most); the table
-shows medians over the repetitions, and the targets of issue 6 are checked on them. Results also
-go to JSON (--output).
+The cases run interleaved: for each repetition, every case once, in a shuffled order, each in a
+fresh child process (a warm-up run, then the timed run), so that no case inherits another's
+threads, caches or memory: empycustom keeps the Python thread state of its streaming thread,
+and a baseline reusing that thread from GLib's pool would not pay what it pays on its own. A
+case's overhead is its time per buffer (CPU time of the child by default, or wall-clock time)
+minus its baseline's in the same repetition (C `identity` for most); the table shows medians
+over the repetitions, and the targets of issue 6 are checked on them. Results also go to JSON
+(--output).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import os
@@ -55,6 +59,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "shared machine) or wall-clock time (both are recorded in the JSON)",
     )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument(
+        "--run-case", nargs=2, metavar=("CASE", "BUFFERS"), help=argparse.SUPPRESS
+    )  # in a child: warm up, time one case, print its Measurement as JSON
     parser.add_argument(
         "--output", type=Path, default=HERE / "results.json", help="JSON file to write"
     )
@@ -132,20 +139,40 @@ class Runs:
         return [measurement.us(clock) for measurement in self.measurements]
 
 
+WARM_UP_BUFFERS = 50
+
+
+def run_child(name: str, buffers: int, warm_up: bool) -> None:
+    """In the child process: time one case and print its Measurement as JSON."""
+    bench_cases.register()
+    case = CASES_BY_NAME[name]
+    if warm_up:  # imports, GI caches and page faults before anything is timed
+        run_case(case, case.buffers(WARM_UP_BUFFERS))
+    print(json.dumps(dataclasses.asdict(run_case(case, buffers))))
+
+
+def run_isolated(case: Case, buffers: int, quick: bool) -> Measurement:
+    """Run `case` in a fresh child process and return what it measured."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--run-case", case.name,
+               str(buffers)] + (["--quick"] if quick else [])  # fmt: skip
+    child = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if child.returncode != 0:
+        raise bench_cases.PipelineFailed(f"case {case.name}:\n{child.stderr[-3000:]}")
+    return Measurement(**json.loads(child.stdout.splitlines()[-1]))
+
+
 def measure(
     cases: list[Case], reps: int, buffers: int, clock: str, quick: bool
 ) -> tuple[dict[str, Runs], list[dict[str, float]]]:
     runs = {case.name: Runs(case, case.buffers(buffers), []) for case in cases}
     copies: list[dict[str, float]] = []
-    if not quick:  # imports, GI caches and page faults before anything is timed
-        for case in cases:
-            run_case(case, case.buffers(50))
     order = list(cases)
     for rep in range(reps):
         random.Random(rep).shuffle(order)
         started = time.perf_counter()
         for case in order:
-            runs[case.name].measurements.append(run_case(case, runs[case.name].buffers))
+            measurement = run_isolated(case, runs[case.name].buffers, quick)
+            runs[case.name].measurements.append(measurement)
         copies.append(frame_copy_us(HD, 3 if quick else 20, clock))
         print(
             f"repetition {rep + 1}/{reps}: {time.perf_counter() - started:.1f} s",
@@ -401,7 +428,9 @@ def notes(summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    bench_cases.register()
+    if arguments.run_case:
+        run_child(arguments.run_case[0], int(arguments.run_case[1]), not arguments.quick)
+        return 0
     cases = select_cases(arguments.cases)
     if arguments.list:
         for case in CASES:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 import empycustom
+from empycustom import _native
 from empycustom._gst import GObject, Gst, GstBase, GstVideo, filter_pad_templates
 from empycustom.element import EmPyCustom
 
@@ -164,11 +165,16 @@ def connect_new_meta(pipeline: Gst.Pipeline, size: FrameSize) -> None:
     pipeline.get_by_name(ELEMENT_NAME).connect("new-meta", _ignore_meta)
 
 
-def probe_numpy_view(pipeline: Gst.Pipeline, size: FrameSize) -> None:
-    """What DeepStream and Hailo apps do: a buffer probe that maps and views the frame."""
+def probe_numpy_view(pipeline: Gst.Pipeline, size: FrameSize, keep_state: bool = False) -> None:
+    """What DeepStream and Hailo apps do: a buffer probe that maps and views the frame.
+
+    With `keep_state`, the probe keeps its thread's Python state as empycustom does.
+    """
     shape = (size.height, size.width, 4)
 
     def on_buffer(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        if keep_state:
+            _native.keep_thread_state()
         buffer = info.get_buffer()
         with buffer.map(Gst.MapFlags.READ) as mapping:
             frame = np.ndarray(shape, np.uint8, mapping.data)
@@ -177,6 +183,10 @@ def probe_numpy_view(pipeline: Gst.Pipeline, size: FrameSize) -> None:
 
     pad = pipeline.get_by_name("probe").get_static_pad("src")
     pad.add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+
+
+def probe_numpy_view_keeping_state(pipeline: Gst.Pipeline, size: FrameSize) -> None:
+    probe_numpy_view(pipeline, size, keep_state=True)
 
 
 def appsink_to_appsrc(pipeline: Gst.Pipeline, size: FrameSize) -> None:
@@ -216,6 +226,9 @@ CASES: list[Case] = [
          "benchnoop", "identity"),
     Case("pad-probe", "buffer probe on identity: map READ, numpy view, unmap",
          "identity name=probe", "identity", prepare=probe_numpy_view),
+    Case("pad-probe-kept-state", "as pad-probe, its thread keeping its Python thread state "
+         "as empycustom does", "identity name=probe", "identity",
+         prepare=probe_numpy_view_keeping_state),
     Case("appsink-appsrc", "appsink new-sample: pull, map READ, numpy view, appsrc push-buffer",
          "appsink name=benchappsink emit-signals=true sync=false "
          "appsrc name=benchappsrc format=time block=true",

@@ -32,8 +32,8 @@ OWN_MODULES = ("element.py", "inmeta.py", "outmeta.py", "custom_meta.py", "merge
 class ProfiledEmPyCustom(EmPyCustom):
     """empycustom with the profiler switched on around each buffer's Python work.
 
-    A profiler switched on once in the streaming thread would not last: PyGObject gives each
-    call from a GStreamer thread a fresh Python thread state.
+    Switched on per buffer, the profile covers the element's work and nothing else that runs in
+    the streaming thread (its first buffer only then keeps the thread's Python state).
     """
 
     __gtype_name__ = "GstEmPyCustomProfiled"

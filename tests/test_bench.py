@@ -24,7 +24,7 @@ def run_bench(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProc
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / "bench.py"), "--quick", "--output", str(output),
          *arguments],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed, json.loads(output.read_text())

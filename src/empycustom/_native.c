@@ -372,6 +372,38 @@ static PyObject *has_handler(PyObject *module, PyObject *const *args, Py_ssize_t
   return PyBool_FromLong(g_signal_has_handler_pending(object, (guint)signal_id, 0, FALSE));
 }
 
+/* Keeping a streaming thread's Python thread state.
+ *
+ * A GStreamer thread has no Python thread state of its own: PyGObject's PyGILState_Ensure()
+ * creates one for every callback and PyGILState_Release() deletes it again, with its frame
+ * stack (an mmap, a page fault and a munmap each time): about 10 us per buffer here. Counting
+ * one more user of the state keeps it for the thread's life; every later callback then only
+ * takes and drops the GIL. Threads that Python made or entered first (their states have a
+ * count of their own) are left alone: Python deletes those states itself. */
+static void delete_kept_thread_state(gpointer kept) {
+  /* The interpreter deletes every state when it finalizes. Python's own thread-local slot may
+   * be cleared already when this runs at thread exit, so the state is named explicitly. */
+  if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
+  PyEval_RestoreThread((PyThreadState *)kept);
+  PyThreadState_Clear((PyThreadState *)kept);
+  PyThreadState_DeleteCurrent(); /* and drops the GIL */
+}
+
+static GPrivate kept_thread_state = G_PRIVATE_INIT(delete_kept_thread_state);
+static __thread gboolean thread_state_checked;
+
+static PyObject *keep_thread_state(PyObject *module, PyObject *unused) {
+  if (!thread_state_checked) {
+    thread_state_checked = TRUE;
+    PyThreadState *state = PyThreadState_Get();
+    if (state->gilstate_counter == 1) { /* made by the PyGILState_Ensure() of this callback */
+      state->gilstate_counter++;        /* so its PyGILState_Release() keeps it */
+      g_private_set(&kept_thread_state, state);
+    }
+  }
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"read_rois", (PyCFunction)(void (*)(void))read_rois, METH_FASTCALL,
      "read_rois(buffer_address, label_ids, decode) -> (objects, roi_addresses)\n\n"
@@ -389,6 +421,10 @@ static PyMethodDef methods[] = {
     {"has_handler", (PyCFunction)(void (*)(void))has_handler, METH_FASTCALL,
      "has_handler(object_address, signal_id) -> bool\n\n"
      "Whether the signal has handlers connected on the object (g_signal_has_handler_pending)."},
+    {"keep_thread_state", keep_thread_state, METH_NOARGS,
+     "keep_thread_state() -> None\n\n"
+     "Keep the calling thread's Python thread state until the thread exits, so that callbacks "
+     "from it do not create and delete one each time."},
     {"read_meta_json", read_meta_json, METH_O,
      "read_meta_json(buffer_address) -> str | None\n\n"
      "The merged JSON on a buffer, or None when it has none."},

@@ -431,6 +431,7 @@ class EmPyCustom(GstBase.BaseTransform):
         return self._process_buffer(inbuf, outbuf)
 
     def _process_buffer(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer | None) -> Gst.FlowReturn:
+        _native.keep_thread_state()  # later buffers skip creating a Python thread state
         state = self._state
         if state is None or self._layout is None:
             post_error(self, "received a buffer before the element started", domain="stream")
