@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
+from empycustom._native import keep_thread_state
 from empycustom.custom_meta import read_meta_json
 from empycustom.debug import DebugCategory
 from empycustom.messages import post_error, report_error
@@ -129,6 +130,7 @@ class AiMeta(GstBase.BaseTransform):
         return True
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        keep_thread_state()  # later buffers skip creating a Python thread state
         state = self._state
         if state is None:
             post_error(self, "received a buffer before the element started", domain="stream")

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
+from empycustom._native import keep_thread_state
 from empycustom.debug import DebugCategory
 
 CAT = DebugCategory("perf", "Frame and bit rates of the buffers passing through")
@@ -232,6 +233,7 @@ class Perf(GstBase.BaseTransform):
         return True
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        keep_thread_state()  # later buffers skip creating a Python thread state
         report = self._meter.add(buffer.get_size(), time.monotonic_ns())
         if report is not None:
             self._publish(report)
