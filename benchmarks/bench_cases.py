@@ -94,11 +94,23 @@ class BenchNoop(GstBase.BaseTransform):
         return Gst.FlowReturn.OK
 
 
+class BenchNoopKeepingState(BenchNoop):
+    """The floor when the streaming thread keeps its Python thread state, as empycustom does."""
+
+    __gtype_name__ = "EmPyCustomBenchNoopKeepingState"
+    __gstmetadata__ = ("BenchNoopKeepingState", "Filter", "Does nothing, in Python", "empycustom")
+
+    def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        _native.keep_thread_state()
+        return Gst.FlowReturn.OK
+
+
 class BenchRois(BenchNoop):
     """Attaches `count` ROI metas (type "person", a `detection` param each) to every buffer.
 
     The metas are copied from a template buffer in one call, so the cost stays small and, being
-    upstream of both a case and its baseline, cancels.
+    upstream of both a case and its baseline, cancels: it keeps its thread's Python thread
+    state, so that it costs the same before C identity and before empycustom (which keeps it).
     """
 
     __gtype_name__ = "EmPyCustomBenchRois"
@@ -121,6 +133,7 @@ class BenchRois(BenchNoop):
         self._template = rois_template(value) if value else None
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        _native.keep_thread_state()
         if self._template is not None:
             buffer.copy_into(self._template, Gst.BufferCopyFlags.META, 0, 0)
         return Gst.FlowReturn.OK
@@ -142,7 +155,11 @@ def rois_template(count: int) -> Gst.Buffer:
 def register() -> None:
     """Register empycustom and the helper elements in this process."""
     empycustom.register()
-    for name, cls in (("benchnoop", BenchNoop), ("benchrois", BenchRois)):
+    for name, cls in (
+        ("benchnoop", BenchNoop),
+        ("benchnoopkeepingstate", BenchNoopKeepingState),
+        ("benchrois", BenchRois),
+    ):
         if Gst.ElementFactory.find(name) is None:
             Gst.Element.register(None, name, Gst.Rank.NONE, cls)
     element = Gst.ElementFactory.make("empycustom")
@@ -224,6 +241,8 @@ CASES: list[Case] = [
          "identity", None),
     Case("transform-ip-floor", "bare Python BaseTransform, do_transform_ip does nothing",
          "benchnoop", "identity"),
+    Case("transform-ip-floor-kept-state", "as transform-ip-floor, its thread keeping its Python "
+         "thread state as empycustom does", "benchnoopkeepingstate", "identity"),
     Case("pad-probe", "buffer probe on identity: map READ, numpy view, unmap",
          "identity name=probe", "identity", prepare=probe_numpy_view),
     Case("pad-probe-kept-state", "as pad-probe, its thread keeping its Python thread state "

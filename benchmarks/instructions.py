@@ -28,7 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cases import CASES_BY_NAME  # noqa: E402
 
 # The cases the targets of issue 6 compare, with their baselines.
-DEFAULT_CASES = ("identity", "transform-ip-floor", "pad-probe", "noop", "noop-silent", "skip")
+DEFAULT_CASES = (
+    "identity", "transform-ip-floor", "pad-probe", "pad-probe-kept-state", "noop", "noop-silent",
+    "skip",
+)  # fmt: skip
 PAD_PROBE, FLOOR = "pad-probe", "transform-ip-floor"
 FEW_BUFFERS = 100
 COLLECTED = re.compile(r"Collected : (\d+)")

@@ -455,7 +455,8 @@ class EmPyCustom(GstBase.BaseTransform):
         events = self._take_events()
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         objects, rois = read_objects(inbuf if outbuf is None else outbuf, settings.label_ids)
-        in_meta = build_in_meta(frame_num, inbuf.pts, self._layout.for_buffer(inbuf), objects)
+        pts = _native.buffer_pts(hash(inbuf))
+        in_meta = build_in_meta(frame_num, pts, self._layout.for_buffer(inbuf), objects)
         function_name = required_function(outbuf is None)
         library = state.library
         open_maps = OpenMaps(inbuf)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from empycustom._gst import Gst, GstVideo
+from empycustom._native import has_video_meta
 
 # Looked up once: GstVideo.<name> goes through gi's override proxy on every access.
 _buffer_get_video_meta = GstVideo.buffer_get_video_meta
@@ -58,9 +59,9 @@ class FrameLayout:
 
     def for_buffer(self, buffer: Gst.Buffer) -> FrameLayout:
         """The layout of this buffer's frame: its GstVideoMeta's when it has one, else this one."""
-        meta = _buffer_get_video_meta(buffer)
-        if meta is None:
+        if not has_video_meta(hash(buffer)):  # the common case, without GI's ~0.5 us
             return self
+        meta = _buffer_get_video_meta(buffer)
         return FrameLayout.from_video_meta(meta, buffer.get_size())
 
     def planes(self) -> list[dict[str, int]]:
