@@ -395,6 +395,23 @@ def test_writable_views_need_a_writable_buffer():
     assert memory_lockstate(buffer) == unmapped
 
 
+def test_frame_of_something_else_than_a_buffer_is_a_clear_error():
+    _buffer, in_meta = frame_buffer("RGBA", 4, 2)
+    with pytest.raises(empycustom.FrameError, match="expected a Gst.Buffer, got bytes"):
+        with empycustom.frame(bytes(32), in_meta):
+            pass
+
+
+def test_the_buffer_is_writable_again_after_a_writable_block():
+    buffer, in_meta = frame_buffer("RGBA", 4, 2)
+    with empycustom.frame(buffer, in_meta, writable=True) as rgba:
+        rgba[0, 0] = 255
+        kept = rgba  # a view kept past the block does not keep the buffer
+    with empycustom.frame(buffer, in_meta, writable=True) as rgba:  # FrameError if not writable
+        assert list(rgba[0, 0]) == [255] * 4
+    assert not kept.flags.writeable
+
+
 @pytest.mark.parametrize(
     ("frame_meta", "message"),
     [

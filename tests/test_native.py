@@ -336,3 +336,52 @@ def test_has_handler_sees_connected_handlers_only() -> None:
     assert _native.has_handler(address, signal_id) is False
     with pytest.raises(ValueError, match="NULL"):
         _native.has_handler(0, signal_id)
+
+
+# Buffers mapped for numpy views
+
+
+def test_map_buffer_lends_the_bytes_read_only_or_writable() -> None:
+    import numpy as np
+
+    buffer = Gst.Buffer.new_wrapped(bytes(range(16)))
+    mapped = _native.map_buffer(hash(buffer), _native.MAP_READ)
+    view = np.ndarray((4, 4), np.uint8, mapped)
+    assert view[1, 2] == 6 and not view.flags.writeable
+    del view
+    mapped.unmap()
+
+    mapped = _native.map_buffer(hash(buffer), _native.MAP_READ | _native.MAP_WRITE)
+    view = np.ndarray((16,), np.uint8, mapped)
+    view[:] = 9
+    del view
+    mapped.unmap()
+    assert buffer.extract_dup(0, 16) == bytes([9] * 16)
+    with pytest.raises(ValueError, match="unmapped"):
+        np.ndarray((16,), np.uint8, mapped)  # no new views once unmapped
+    mapped.unmap()  # again: nothing
+
+
+def test_map_buffer_lets_go_of_the_buffer_at_unmap() -> None:
+    buffer = Gst.Buffer.new_allocate(None, 16, None)
+    mapped = _native.map_buffer(hash(buffer), _native.MAP_WRITE)
+    # While mapped, the map holds a reference: a second write map is refused.
+    assert _native.map_buffer(hash(buffer), _native.MAP_WRITE) is None
+    mapped.unmap()
+    # The object still exists, the buffer is writable again (metas can be attached after it).
+    again = _native.map_buffer(hash(buffer), _native.MAP_WRITE)
+    assert again is not None
+    again.unmap()
+    assert mapped is not None
+
+
+def test_map_buffer_refuses_bad_flags_and_null() -> None:
+    buffer = Gst.Buffer.new_allocate(None, 16, None)
+    with pytest.raises(ValueError, match="flags"):
+        _native.map_buffer(hash(buffer), 0)
+    with pytest.raises(ValueError, match="flags"):
+        _native.map_buffer(hash(buffer), 4)
+    with pytest.raises(ValueError, match="NULL"):
+        _native.map_buffer(0, _native.MAP_READ)
+    with pytest.raises(TypeError):
+        _native.MappedBuffer()  # only map_buffer() makes them

@@ -9,7 +9,6 @@ from empycustom._gst import GObject
 gst = ctypes.CDLL("libgstreamer-1.0.so.0")
 
 _signatures = {
-    "gst_mini_object_is_writable": (ctypes.c_int, [ctypes.c_void_p]),
     "_gst_debug_category_new": (ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_uint, ctypes.c_char_p]),
     "gst_debug_log_literal": (
         None,

@@ -372,6 +372,92 @@ static PyObject *has_handler(PyObject *module, PyObject *const *args, Py_ssize_t
   return PyBool_FromLong(g_signal_has_handler_pending(object, (guint)signal_id, 0, FALSE));
 }
 
+/* A mapped buffer that lends its bytes through the buffer protocol, for numpy views of frames.
+ * gst-python's Buffer.map() and unmap() cost about 6 us together, this about 0.3 us. unmap()
+ * also drops the reference taken at map time: a buffer must stay writable for what follows. */
+typedef struct {
+  PyObject_HEAD
+  GstBuffer *buffer;
+  GstMapInfo info;
+  gboolean mapped;
+} MappedBuffer;
+
+static int mapped_buffer_get(PyObject *self, Py_buffer *view, int flags) {
+  MappedBuffer *mapped = (MappedBuffer *)self;
+  if (!mapped->mapped) {
+    view->obj = NULL;
+    PyErr_SetString(PyExc_ValueError, "the buffer was unmapped");
+    return -1;
+  }
+  int readonly = !(mapped->info.flags & GST_MAP_WRITE);
+  return PyBuffer_FillInfo(view, self, mapped->info.data, (Py_ssize_t)mapped->info.size, readonly,
+                           flags);
+}
+
+static void mapped_buffer_release(MappedBuffer *mapped) {
+  if (mapped->mapped) {
+    mapped->mapped = FALSE;
+    gst_buffer_unmap(mapped->buffer, &mapped->info);
+  }
+  g_clear_pointer(&mapped->buffer, gst_buffer_unref);
+}
+
+static PyObject *mapped_buffer_unmap(PyObject *self, PyObject *unused) {
+  mapped_buffer_release((MappedBuffer *)self);
+  Py_RETURN_NONE;
+}
+
+static void mapped_buffer_dealloc(PyObject *self) {
+  MappedBuffer *mapped = (MappedBuffer *)self;
+  mapped_buffer_release(mapped);
+  Py_TYPE(self)->tp_free(self);
+}
+
+static PyBufferProcs mapped_buffer_as_buffer = {.bf_getbuffer = mapped_buffer_get};
+
+static PyMethodDef mapped_buffer_methods[] = {
+    {"unmap", mapped_buffer_unmap, METH_NOARGS,
+     "unmap() -> None\n\nUnmap and let go of the buffer (again: nothing); new views are refused "
+     "after it, and views made before must not be used."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MappedBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "empycustom._native.MappedBuffer",
+    .tp_basicsize = sizeof(MappedBuffer),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A mapped GstBuffer, its bytes lent through the buffer protocol (map_buffer()).",
+    .tp_dealloc = mapped_buffer_dealloc,
+    .tp_as_buffer = &mapped_buffer_as_buffer,
+    .tp_methods = mapped_buffer_methods,
+};
+
+static PyObject *map_buffer(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("map_buffer", nargs, 2) < 0) return NULL;
+  GstBuffer *buffer = address_argument(args[0], "buffer");
+  if (buffer == NULL) return NULL;
+  long flags = PyLong_AsLong(args[1]);
+  if (flags == -1 && PyErr_Occurred()) return NULL;
+  if ((flags & ~(long)(GST_MAP_READ | GST_MAP_WRITE)) || !(flags & (GST_MAP_READ | GST_MAP_WRITE))) {
+    PyErr_SetString(PyExc_ValueError, "map_buffer() flags must be MAP_READ, MAP_WRITE or both");
+    return NULL;
+  }
+  if ((flags & GST_MAP_WRITE) && !gst_mini_object_is_writable(GST_MINI_OBJECT_CAST(buffer)))
+    Py_RETURN_NONE;
+  MappedBuffer *mapped = PyObject_New(MappedBuffer, &MappedBufferType);
+  if (mapped == NULL) return NULL;
+  mapped->buffer = NULL;
+  /* Mapped before the reference is taken: a write map needs the buffer's only reference. */
+  mapped->mapped = gst_buffer_map(buffer, &mapped->info, (GstMapFlags)flags);
+  if (!mapped->mapped) {
+    Py_DECREF(mapped);
+    PyErr_SetString(PyExc_ValueError, "the buffer could not be mapped");
+    return NULL;
+  }
+  mapped->buffer = gst_buffer_ref(buffer);
+  return (PyObject *)mapped;
+}
+
 /* A buffer's PTS (GST_CLOCK_TIME_NONE included): GI's field access costs about 1 us. */
 static PyObject *buffer_pts(PyObject *module, PyObject *address) {
   GstBuffer *buffer = address_argument(address, "buffer");
@@ -434,6 +520,11 @@ static PyMethodDef methods[] = {
     {"has_handler", (PyCFunction)(void (*)(void))has_handler, METH_FASTCALL,
      "has_handler(object_address, signal_id) -> bool\n\n"
      "Whether the signal has handlers connected on the object (g_signal_has_handler_pending)."},
+    {"map_buffer", (PyCFunction)(void (*)(void))map_buffer, METH_FASTCALL,
+     "map_buffer(buffer_address, flags) -> MappedBuffer | None\n\n"
+     "Map a buffer (flags: MAP_READ, MAP_WRITE or both); None when writing is asked for and the "
+     "buffer is not writable. The result lends the bytes through the buffer protocol; call "
+     "its unmap() when done."},
     {"buffer_pts", buffer_pts, METH_O,
      "buffer_pts(buffer_address) -> int\n\nThe buffer's PTS (GST_CLOCK_TIME_NONE when unset)."},
     {"has_video_meta", has_video_meta, METH_O,
@@ -474,9 +565,13 @@ PyMODINIT_FUNC PyInit__native(void) {
   unknown_class_id = PyLong_FromLong(-1);
   unknown_confidence = PyFloat_FromDouble(-1.0);
   if (unknown_class_id == NULL || unknown_confidence == NULL) return NULL;
+  if (PyType_Ready(&MappedBufferType) < 0) return NULL;
   PyObject *module = PyModule_Create(&module_definition);
   if (module == NULL) return NULL;
-  if (PyModule_AddStringConstant(module, "RESULT_PARAM", RESULT_PARAM) < 0 ||
+  if (PyModule_AddType(module, &MappedBufferType) < 0 ||
+      PyModule_AddIntConstant(module, "MAP_READ", GST_MAP_READ) < 0 ||
+      PyModule_AddIntConstant(module, "MAP_WRITE", GST_MAP_WRITE) < 0 ||
+      PyModule_AddStringConstant(module, "RESULT_PARAM", RESULT_PARAM) < 0 ||
       PyModule_AddStringConstant(module, "DETECTION_PARAM", DETECTION_PARAM) < 0 ||
       PyModule_AddStringConstant(module, "CUSTOM_META_NAME", CUSTOM_META_NAME) < 0) {
     Py_DECREF(module);
