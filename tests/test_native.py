@@ -385,3 +385,31 @@ def test_map_buffer_refuses_bad_flags_and_null() -> None:
         _native.map_buffer(0, _native.MAP_READ)
     with pytest.raises(TypeError):
         _native.MappedBuffer()  # only map_buffer() makes them
+
+
+def test_add_text_signal_makes_a_plain_signal_with_one_string() -> None:
+    from empycustom.signals import add_text_signal
+
+    class_handler_calls: list[str] = []
+
+    class Emitter(GObject.Object):
+        __gtype_name__ = "EmPyCustomTestEmitter"
+
+        def do_told(self, text: str) -> None:  # a class handler would call this
+            class_handler_calls.append(text)
+
+    signal_id = add_text_signal(Emitter, "told")
+    assert signal_id == GObject.signal_lookup("told", Emitter)
+    query = GObject.signal_query(signal_id)
+    assert list(query.param_types) == [GObject.TYPE_STRING]
+    assert query.return_type == GObject.TYPE_NONE
+    emitter = Emitter()
+    heard: list[str] = []
+    emitter.connect("told", lambda _emitter, text: heard.append(text))
+    emitter.emit("told", "hello")
+    assert heard == ["hello"]
+    assert class_handler_calls == []
+    with pytest.raises(ValueError, match="already has a signal told"):
+        add_text_signal(Emitter, "told")
+    with pytest.raises(TypeError, match="GObject type"):
+        _native.add_text_signal(hash(GObject.TYPE_STRING), "x")

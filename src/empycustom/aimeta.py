@@ -17,6 +17,7 @@ from empycustom._native import keep_thread_state
 from empycustom.custom_meta import read_meta_json
 from empycustom.debug import DebugCategory
 from empycustom.messages import post_error, report_error
+from empycustom.signals import add_text_signal
 
 CAT = DebugCategory("aimeta", "Reads the merged meta of empycustom elements")
 
@@ -73,9 +74,6 @@ class AiMeta(GstBase.BaseTransform):
             None,
             GObject.ParamFlags.READABLE,
         ),
-    }
-    __gsignals__ = {
-        "new-meta": (GObject.SignalFlags.RUN_LAST, None, (str,)),
     }
 
     def __init__(self) -> None:
@@ -152,3 +150,6 @@ class AiMeta(GstBase.BaseTransform):
         if not self._settings.silent:
             self.emit("new-meta", text)
         return Gst.FlowReturn.OK
+
+
+add_text_signal(AiMeta, "new-meta")

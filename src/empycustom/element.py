@@ -33,7 +33,7 @@ from empycustom.objects import analytics_unavailable, parse_labels, read_objects
 from empycustom.options import PropertyValueError, parse_json_object
 from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
 from empycustom.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatcher, load_new_version
-from empycustom.signals import emit_reporting_errors
+from empycustom.signals import add_text_signal, emit_reporting_errors
 from empycustom.starter import START_WAIT_S, BackgroundStart
 
 CAT = DebugCategory("empycustom", "Custom Python processing of video buffers")
@@ -184,7 +184,7 @@ class EmPyCustom(GstBase.BaseTransform):
         ),
     }
     __gsignals__ = {
-        "new-meta": (GObject.SignalFlags.RUN_LAST, None, (str,)),
+        # new-meta (one str) is added below the class, without a class handler.
         "reload": (GObject.SignalFlags.RUN_LAST | GObject.SignalFlags.ACTION, None, ()),
     }
 
@@ -558,4 +558,4 @@ class EmPyCustom(GstBase.BaseTransform):
         return FLOW_OK
 
 
-NEW_META_SIGNAL = GObject.signal_lookup("new-meta", EmPyCustom)
+NEW_META_SIGNAL = add_text_signal(EmPyCustom, "new-meta")
