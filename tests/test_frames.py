@@ -22,6 +22,7 @@ from frame_patterns import (
 from pipeline import feed_appsrc, run_pipeline
 
 import empycustom
+from empycustom import _native
 from empycustom._gst import GLib, Gst
 from empycustom.examples import example_path
 from empycustom.frames import plane_views, write_output
@@ -265,6 +266,51 @@ def test_output_buffers_with_a_video_meta_are_written_by_their_meta(format, layo
     expected = pattern_buffer(format, width, height, layout)  # same bytes, padding included
     with outbuf.map(Gst.MapFlags.READ) as written, expected.map(Gst.MapFlags.READ) as wanted:
         assert bytes(written.data) == bytes(wanted.data)
+
+
+@pytest.mark.parametrize(
+    ("format", "width", "height", "streamed"),
+    [
+        ("RGBA", 1024, 768, 1),  # 3 MiB: streamed past the cache
+        ("I420", 2048, 1088, 1),  # Y (2.1 MiB) streamed, U and V copied as usual
+        ("RGBA", 640, 480, 0),  # 1.2 MiB: copied as usual
+    ],
+)
+def test_large_output_planes_are_streamed_and_exact(monkeypatch, format, width, height, streamed):
+    calls = []
+
+    def counting_stream_copy(target, plane):
+        calls.append(plane.nbytes)
+        _native.stream_copy(target, plane)
+
+    monkeypatch.setattr(empycustom.frames, "stream_copy", counting_stream_copy)
+    layout = FrameLayout.from_caps(Gst.Caps.from_string(caps_for(format, width, height)))
+    rng = np.random.default_rng(7)
+    shapes = expected_shapes(format, width, height)
+    planes = [rng.integers(0, 256, shape, np.uint8) for shape in shapes]
+    outbuf = Gst.Buffer.new_allocate(None, layout.size, None)
+    write_output(tuple(planes) if len(planes) > 1 else planes[0], outbuf, layout)
+    assert len(calls) == streamed
+    with outbuf.map(Gst.MapFlags.READ) as written:
+        views = plane_views(written.data, format, width, height, layout.strides, layout.offsets)
+        for view, plane in zip(views, planes, strict=True):
+            assert np.array_equal(view, plane)
+
+
+def test_stream_copy_handles_any_alignment_overlap_and_refuses_other_sizes():
+    rng = np.random.default_rng(3)
+    source = rng.integers(0, 256, 4 * 1024 * 1024 + 7, np.uint8)
+    for offset in (0, 1, 9, 15):
+        target = np.zeros(source.size + 32, np.uint8)
+        _native.stream_copy(target[offset : offset + source.size - 5], source[5:])
+        assert np.array_equal(target[offset : offset + source.size - 5], source[5:])
+    overlapping = np.arange(100, dtype=np.uint8)
+    _native.stream_copy(overlapping[10:60], overlapping[0:50])
+    assert np.array_equal(overlapping[10:60], np.arange(50, dtype=np.uint8))
+    with pytest.raises(ValueError, match="same size"):
+        _native.stream_copy(np.zeros(10, np.uint8), np.zeros(11, np.uint8))
+    with pytest.raises(BufferError):
+        _native.stream_copy(bytes(10), np.zeros(10, np.uint8))  # not writable
 
 
 @pytest.mark.parametrize("format", FORMATS)

@@ -10,6 +10,10 @@
 #include <Python.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define RESULT_PARAM "emcustom"
 #define DETECTION_PARAM "detection"
@@ -477,6 +481,60 @@ static PyObject *map_buffer(PyObject *module, PyObject *const *args, Py_ssize_t 
   return (PyObject *)mapped;
 }
 
+/* Copying a large output frame with non-temporal stores. The output buffer is written once
+ * and not read back here; regular stores first read each destination line into the cache,
+ * and an output buffer is seldom there (1080p RGBA: about 1000 us with memcpy, 750 us this
+ * way here). glibc only streams above its own threshold (192 MiB on this machine). */
+static void stream_bytes(guint8 *dst, const guint8 *src, size_t size) {
+#if defined(__SSE2__)
+  size_t head = (16 - ((uintptr_t)dst & 15)) & 15; /* the stores need 16-byte alignment */
+  if (head > size) head = size;
+  memcpy(dst, src, head);
+  size_t index = head;
+  for (; index + 64 <= size; index += 64) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(src + index));
+    __m128i b = _mm_loadu_si128((const __m128i *)(src + index + 16));
+    __m128i c = _mm_loadu_si128((const __m128i *)(src + index + 32));
+    __m128i d = _mm_loadu_si128((const __m128i *)(src + index + 48));
+    _mm_stream_si128((__m128i *)(dst + index), a);
+    _mm_stream_si128((__m128i *)(dst + index + 16), b);
+    _mm_stream_si128((__m128i *)(dst + index + 32), c);
+    _mm_stream_si128((__m128i *)(dst + index + 48), d);
+  }
+  _mm_sfence(); /* the streamed stores are visible before anything that follows */
+  memcpy(dst + index, src + index, size - index);
+#else
+  memcpy(dst, src, size);
+#endif
+}
+
+static PyObject *stream_copy(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("stream_copy", nargs, 2) < 0) return NULL;
+  Py_buffer dst, src;
+  if (PyObject_GetBuffer(args[0], &dst, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+  if (PyObject_GetBuffer(args[1], &src, PyBUF_C_CONTIGUOUS) < 0) {
+    PyBuffer_Release(&dst);
+    return NULL;
+  }
+  int same_size = dst.len == src.len;
+  if (same_size) {
+    guint8 *to = dst.buf;
+    const guint8 *from = src.buf;
+    gboolean overlap = to < from + src.len && from < to + dst.len;
+    Py_BEGIN_ALLOW_THREADS
+    if (overlap)
+      memmove(to, from, (size_t)dst.len);
+    else
+      stream_bytes(to, from, (size_t)dst.len);
+    Py_END_ALLOW_THREADS
+  }
+  PyBuffer_Release(&src);
+  PyBuffer_Release(&dst);
+  if (!same_size)
+    return PyErr_Format(PyExc_ValueError, "stream_copy() needs buffers of the same size");
+  Py_RETURN_NONE;
+}
+
 /* A buffer's PTS (GST_CLOCK_TIME_NONE included): GI's field access costs about 1 us. */
 static PyObject *buffer_pts(PyObject *module, PyObject *address) {
   GstBuffer *buffer = address_argument(address, "buffer");
@@ -546,6 +604,10 @@ static PyMethodDef methods[] = {
      "Map a buffer (flags: MAP_READ, MAP_WRITE or both); None when writing is asked for and the "
      "buffer is not writable. The result lends the bytes through the buffer protocol; call "
      "its unmap() when done."},
+    {"stream_copy", (PyCFunction)(void (*)(void))stream_copy, METH_FASTCALL,
+     "stream_copy(destination, source) -> None\n\n"
+     "Copy a C-contiguous buffer into a writable one of the same size with non-temporal "
+     "stores (no cache reads of the destination), without the GIL."},
     {"buffer_pts", buffer_pts, METH_O,
      "buffer_pts(buffer_address) -> int\n\nThe buffer's PTS (GST_CLOCK_TIME_NONE when unset)."},
     {"has_video_meta", has_video_meta, METH_O,
