@@ -148,13 +148,35 @@ def test_bad_arguments_raise_instead_of_crashing() -> None:
     with pytest.raises(TypeError, match="takes 3 arguments"):
         _native.read_rois(hash(buffer), {})
     _, rois = objects.read_objects(buffer, {})
-    with pytest.raises(TypeError, match="must be JSON text"):
-        _native.write_results(rois, [b"{}"])
+    with pytest.raises(TypeError, match="must be the JSON text of a list, not list"):
+        _native.write_results(rois, ["{}"])
+    with pytest.raises(ValueError, match="must be the JSON text of a list"):
+        _native.write_results(rois, '{"a": 1}')
     with pytest.raises(ValueError, match="NULL"):
-        _native.write_results([0], ["[1]"])
+        _native.write_results([0], "[1]")
 
 
 # Results onto ROI params
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_write_results_splits_any_json_list(as_bytes) -> None:
+    buffer = Gst.Buffer.new()
+    for _ in range(6):
+        GstVideo.buffer_add_video_region_of_interest_meta(buffer, "face", 0, 0, 1, 1)
+    _, rois = objects.read_objects(buffer, {})
+    elements = [
+        '{"text": "a, \\"quoted\\" ] } [ {", "n": [1, {"x": []}]}',
+        "null",
+        "[]",
+        '"just, a string"',
+        "-1.5e3",
+        "{}",  # nothing for this object
+    ]
+    text = "[ " + " ,\n ".join(elements) + " , 7]"  # spaces, newlines, one element too many
+    _native.write_results(rois, text.encode() if as_bytes else text)
+    written = [obj.get("params", {}).get("emcustom") for obj in objects.read_objects(buffer, {})[0]]
+    assert written == [json.loads(element) for element in elements[:5]] + [None]
 
 
 def test_empty_results_none_rois_and_unpaired_entries_are_skipped() -> None:

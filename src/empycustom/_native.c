@@ -289,35 +289,77 @@ static void set_result(GstVideoRegionOfInterestMeta *roi, const char *text, Py_s
   }
 }
 
+/* The end of the JSON value starting at text[start] (an object, array, string or scalar), for
+ * text known to be valid JSON: strings are skipped with their escapes, brackets counted. */
+static Py_ssize_t json_value_end(const char *text, Py_ssize_t size, Py_ssize_t start) {
+  int depth = 0;
+  Py_ssize_t index = start;
+  for (; index < size; index++) {
+    char c = text[index];
+    if (c == '"') {
+      for (index++; index < size && text[index] != '"'; index++)
+        if (text[index] == '\\') index++;
+      if (depth == 0) return index + 1;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) return index; /* the end of the enclosing array */
+      if (--depth == 0) return index + 1;
+    } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r')) {
+      return index;
+    }
+  }
+  return index;
+}
+
+static Py_ssize_t skip_blanks(const char *text, Py_ssize_t size, Py_ssize_t index) {
+  while (index < size && (text[index] == ' ' || text[index] == '\n' || text[index] == '\t' ||
+                          text[index] == '\r'))
+    index++;
+  return index;
+}
+
+/* write_results(roi_addresses, results_json): element i of the JSON array goes onto ROI i. */
 static PyObject *write_results(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   if (expect_arguments("write_results", nargs, 2) < 0) return NULL;
   PyObject *rois = PySequence_Fast(args[0], "roi_addresses must be a sequence");
-  PyObject *encoded = rois ? PySequence_Fast(args[1], "results must be a sequence") : NULL;
-  if (encoded == NULL) {
-    Py_XDECREF(rois);
+  if (rois == NULL) return NULL;
+  const char *text = NULL;
+  Py_ssize_t size = 0, index = 0;
+  if (PyBytes_Check(args[1])) {
+    text = PyBytes_AS_STRING(args[1]);
+    size = PyBytes_GET_SIZE(args[1]);
+  } else if (PyUnicode_Check(args[1])) {
+    text = PyUnicode_AsUTF8AndSize(args[1], &size);
+  } else {
+    PyErr_Format(PyExc_TypeError, "results_json must be the JSON text of a list, not %.100s",
+                 Py_TYPE(args[1])->tp_name);
+  }
+  if (text != NULL) index = skip_blanks(text, size, 0);
+  if (text != NULL && (index >= size || text[index] != '[')) {
+    PyErr_SetString(PyExc_ValueError, "results_json must be the JSON text of a list");
+    text = NULL;
+  }
+  if (text == NULL) {
+    Py_DECREF(rois);
     return NULL;
   }
-  Py_ssize_t count = Py_MIN(PySequence_Fast_GET_SIZE(rois), PySequence_Fast_GET_SIZE(encoded));
   int failed = 0;
-  for (Py_ssize_t index = 0; index < count && !failed; index++) {
-    PyObject *roi = PySequence_Fast_GET_ITEM(rois, index);
-    PyObject *text = PySequence_Fast_GET_ITEM(encoded, index);
-    if (roi == Py_None || text == Py_None) continue;
-    if (!PyUnicode_Check(text)) {
-      PyErr_Format(PyExc_TypeError, "result %zd must be JSON text (str) or None, not %.100s",
-                   index, Py_TYPE(text)->tp_name);
-      failed = 1;
-      break;
+  index = skip_blanks(text, size, index + 1);
+  for (Py_ssize_t item = 0; !failed && item < PySequence_Fast_GET_SIZE(rois); item++) {
+    if (index >= size || text[index] == ']') break;
+    Py_ssize_t end = json_value_end(text, size, index);
+    PyObject *roi = PySequence_Fast_GET_ITEM(rois, item);
+    int empty = end - index == 2 && memcmp(text + index, "{}", 2) == 0; /* nothing for it */
+    if (roi != Py_None && !empty) {
+      GstVideoRegionOfInterestMeta *meta = address_argument(roi, "ROI meta");
+      if (meta == NULL) failed = 1;
+      else set_result(meta, text + index, end - index);
     }
-    Py_ssize_t size;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
-    if (utf8 != NULL && size == 2 && memcmp(utf8, "{}", 2) == 0) continue; /* nothing for it */
-    GstVideoRegionOfInterestMeta *meta = utf8 ? address_argument(roi, "ROI meta") : NULL;
-    if (meta == NULL) failed = 1;
-    else set_result(meta, utf8, size);
+    index = skip_blanks(text, size, end);
+    if (index < size && text[index] == ',') index = skip_blanks(text, size, index + 1);
   }
   Py_DECREF(rois);
-  Py_DECREF(encoded);
   if (failed) return NULL;
   Py_RETURN_NONE;
 }
@@ -585,10 +627,10 @@ static PyMethodDef methods[] = {
      "address.\nAn \"emcustom\" param shows decode(its json field) unless that raises "
      "ValueError."},
     {"write_results", (PyCFunction)(void (*)(void))write_results, METH_FASTCALL,
-     "write_results(roi_addresses, json_texts) -> None\n\n"
-     "Put JSON text i on ROI meta i as param \"emcustom\" (json=...), replacing an older "
-     "one; None and \"{}\" (nothing for this object) leave it as it is. The ROIs' buffer "
-     "must be writable."},
+     "write_results(roi_addresses, results_json) -> None\n\n"
+     "Put element i of results_json, the JSON text (str or bytes) of a list, on ROI meta i "
+     "as param \"emcustom\" (json=...), replacing an older one; {} (nothing for this object) "
+     "and a None address leave it as it is. The ROIs' buffer must be writable."},
     {"write_meta_json", (PyCFunction)(void (*)(void))write_meta_json, METH_FASTCALL,
      "write_meta_json(buffer_address, text) -> None\n\n"
      "Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not."},

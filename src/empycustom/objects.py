@@ -78,9 +78,9 @@ def write_results(rois: Sequence[int | None], results: Sequence[Any]) -> None:
     `{}` means "nothing for this object" and leaves the ROI as it is. The buffer holding the
     ROI metas must be writable.
     """
-    if rois:
-        count = min(len(rois), len(results))
-        _native.write_results(rois, [to_json(result) for result in results[:count]])
+    count = min(len(rois), len(results))
+    if count:  # one JSON text for all, split in C: no Python call per object
+        _native.write_results(rois[:count], to_json(results[:count]))
 
 
 def _quark_string(quark: int) -> str:
