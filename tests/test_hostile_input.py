@@ -173,6 +173,12 @@ def test_element_properties_take_any_text(text):
     if "\x00" in text:
         return  # a GObject string property cannot hold NUL; PyGObject refuses it first
     element = Gst.ElementFactory.make("empycustom")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: PyGObject refuses them before the element
+        with pytest.raises(TypeError, match="could not convert"):
+            element.set_property("events", text)
+        return
     bus = Gst.Bus.new()
     element.set_bus(bus)
     element.set_property("events", text)
