@@ -28,6 +28,9 @@ static GQuark json_quark;
 static PyObject *key_object_id, *key_parent_id, *key_class_id, *key_obj_label, *key_confidence,
     *key_rect_params, *key_params, *key_left, *key_top, *key_width, *key_height, *key_label_id,
     *key_json, *key_detection, *unknown_class_id, *unknown_confidence;
+/* An object dict and a rect_params dict with their keys in order: copied, then filled, they
+ * are built without growing their tables as the keys come in. */
+static PyObject *object_template, *rect_template;
 
 static PyObject *gvalue_to_python(const GValue *value);
 
@@ -184,7 +187,9 @@ static int detection_values(PyObject *params, PyObject **class_id, PyObject **co
   if (label_id != NULL && PyLong_Check(label_id)) Py_SETREF(*class_id, Py_NewRef(label_id));
   PyObject *score = PyDict_GetItemWithError(detection, key_confidence);
   if (score == NULL) return PyErr_Occurred() ? -1 : 0;
-  if (PyLong_Check(score) || PyFloat_Check(score)) {
+  if (PyFloat_CheckExact(score)) {
+    Py_SETREF(*confidence, Py_NewRef(score));
+  } else if (PyLong_Check(score) || PyFloat_Check(score)) {
     PyObject *number = PyNumber_Float(score);
     if (number == NULL) return -1;
     Py_SETREF(*confidence, number);
@@ -193,7 +198,7 @@ static int detection_values(PyObject *params, PyObject **class_id, PyObject **co
 }
 
 static PyObject *rect_dict(const GstVideoRegionOfInterestMeta *roi) {
-  PyObject *rect = PyDict_New();
+  PyObject *rect = PyDict_Copy(rect_template);
   PyObject *keys[] = {key_left, key_top, key_width, key_height};
   guint values[] = {roi->x, roi->y, roi->w, roi->h};
   for (int index = 0; rect != NULL && index < 4; index++) {
@@ -222,7 +227,7 @@ static PyObject *roi_object(const GstVideoRegionOfInterestMeta *roi, PyObject *l
   class_id = Py_NewRef(class_id ? class_id : unknown_class_id);
   if (detection_values(params, &class_id, &confidence) < 0) goto done;
 
-  object = PyDict_New();
+  object = PyDict_Copy(object_template);
   PyObject *keys[] = {key_object_id, key_parent_id, key_class_id, key_obj_label,
                       key_confidence, key_rect_params, key_params};
   PyObject *values[] = {object_id, parent_id, class_id, label, confidence, rect, params};
@@ -687,6 +692,16 @@ PyMODINIT_FUNC PyInit__native(void) {
       intern(&key_label_id, "label_id") || intern(&key_json, JSON_FIELD) ||
       intern(&key_detection, DETECTION_PARAM))
     return NULL;
+  object_template = PyDict_New();
+  rect_template = PyDict_New();
+  if (object_template == NULL || rect_template == NULL) return NULL;
+  PyObject *object_keys[] = {key_object_id, key_parent_id, key_class_id, key_obj_label,
+                             key_confidence, key_rect_params, key_params};
+  for (int index = 0; index < 7; index++)
+    if (PyDict_SetItem(object_template, object_keys[index], Py_None) < 0) return NULL;
+  PyObject *rect_keys[] = {key_left, key_top, key_width, key_height};
+  for (int index = 0; index < 4; index++)
+    if (PyDict_SetItem(rect_template, rect_keys[index], Py_None) < 0) return NULL;
   unknown_class_id = PyLong_FromLong(-1);
   unknown_confidence = PyFloat_FromDouble(-1.0);
   if (unknown_class_id == NULL || unknown_confidence == NULL) return NULL;
