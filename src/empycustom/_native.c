@@ -603,6 +603,10 @@ static PyObject *has_video_meta(PyObject *module, PyObject *address) {
  * one more user of the state keeps it for the thread's life; every later callback then only
  * takes and drops the GIL. Threads that Python made or entered first (their states have a
  * count of their own) are left alone: Python deletes those states itself. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define _Py_IsFinalizing Py_IsFinalizing /* public from Python 3.13 on */
+#endif
+
 static void delete_kept_thread_state(gpointer kept) {
   /* The interpreter deletes every state when it finalizes. Python's own thread-local slot may
    * be cleared already when this runs at thread exit, so the state is named explicitly. */
