@@ -44,8 +44,8 @@ FORMATS: tuple[str, ...] = (*_PACKED, *_PLANAR)
 
 View = np.ndarray | tuple[np.ndarray, ...]
 _READ_WRITE = MAP_READ | MAP_WRITE
-# Output planes this large are written with non-temporal stores: twice the L2 cache of common
-# x86 cores and more (720p RGBA, 1080p NV12 and up); smaller ones stay in cache for downstream.
+# Output planes this large are written with non-temporal stores: larger than the L2 cache of
+# common x86 cores (720p RGBA, 1080p NV12 and up); smaller ones stay in cache for downstream.
 STREAMED_COPY_BYTES = 2 * 1024 * 1024
 
 
