@@ -31,7 +31,7 @@ import bench_cases
 from bench_cases import CASES, CASES_BY_NAME, CLOCKS, HD, Case, Measurement, frame_copy_us, run_case
 
 import empycustom
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 HERE = Path(__file__).resolve().parent
 PAD_PROBE = "pad-probe"

@@ -19,8 +19,8 @@ import numpy as np
 
 import empycustom
 from empycustom import _native
-from empycustom._gst import GObject, Gst, GstBase, GstVideo, filter_pad_templates
-from empycustom.element import EmPyCustom
+from empycustom.elements.empycustom import EmPyCustom
+from empycustom.gst.runtime import GObject, Gst, GstBase, GstVideo, filter_pad_templates
 
 LIBRARIES = Path(__file__).resolve().parent / "libraries"
 SINK_NAME = "benchsink"

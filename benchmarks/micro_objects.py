@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from bench_cases import rois_template
 
-from empycustom import objects
-from empycustom._gst import Gst
-from empycustom.outmeta import to_json
+from empycustom.gst.runtime import Gst
+from empycustom.meta import objects
+from empycustom.meta.outmeta import to_json
 
 RESULT = {"label": "person", "score": 0.5}
 

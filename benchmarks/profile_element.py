@@ -22,8 +22,8 @@ from dataclasses import replace
 import bench_cases
 from bench_cases import CASES_BY_NAME, ELEMENT_NAME, Case, build, run_case
 
-from empycustom._gst import Gst
-from empycustom.element import EmPyCustom
+from empycustom.elements.empycustom import EmPyCustom
+from empycustom.gst.runtime import Gst
 
 # Modules whose totals are listed (the element and its rules), by file name.
 OWN_MODULES = ("element.py", "inmeta.py", "outmeta.py", "custom_meta.py", "merge.py", "debug.py")

@@ -1,6 +1,6 @@
 """Test oracle for frames: known pixel patterns, frames laid out by hand, and RGBA read-back.
 
-Written independently of empycustom.frames: plane shapes are spelled out here, and plane
+Written independently of empycustom.frames.views: plane shapes are spelled out here, and plane
 positions come from GStreamer's own VideoInfo (or from explicit strides given by a GstVideoMeta).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from empycustom._gst import Gst, GstVideo
+from empycustom.gst.runtime import Gst, GstVideo
 
 FORMATS = ("RGBA", "RGBx", "BGRA", "BGRx", "RGB", "BGR", "GRAY8", "I420", "NV12")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import empycustom
-from empycustom._gst import Gst
-from empycustom.messages import error_text
+from empycustom.gst.messages import error_text
+from empycustom.gst.runtime import Gst
 
 
 @dataclass

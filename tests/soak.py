@@ -75,7 +75,7 @@ class BusWatch:
     """Counts the bus messages of the kinds a clean run never posts."""
 
     def __init__(self, pipeline: Any) -> None:
-        from empycustom._gst import Gst
+        from empycustom.gst.runtime import Gst
 
         self.counts = dict.fromkeys(UNEXPECTED, 0)
         self.texts: list[str] = []
@@ -83,7 +83,7 @@ class BusWatch:
         self._mask = Gst.MessageType.ERROR | Gst.MessageType.WARNING | Gst.MessageType.INFO
 
     def drain(self) -> None:
-        from empycustom.messages import error_text
+        from empycustom.gst.messages import error_text
 
         while message := self._bus.pop_filtered(self._mask):
             kind = message.type.first_value_nick.upper()
@@ -94,7 +94,7 @@ class BusWatch:
 
 def soak_buffers(count: int, warmup: int, library: str) -> dict[str, Any]:
     """Push `count` 16x16 RGBA buffers with ROI metas through empycustom, signal connected."""
-    from empycustom._gst import Gst, GstVideo
+    from empycustom.gst.runtime import Gst, GstVideo
 
     pipeline = Gst.parse_launch(
         "appsrc name=src format=time caps=video/x-raw,format=RGBA,width=16,height=16,"
@@ -165,7 +165,7 @@ def soak_buffers(count: int, warmup: int, library: str) -> dict[str, Any]:
 
 def soak_cycles(count: int, folder: str) -> dict[str, Any]:
     """NULL -> PLAYING -> NULL `count` times, then PAUSED <-> PLAYING `count` times."""
-    from empycustom._gst import Gst
+    from empycustom.gst.runtime import Gst
 
     log = os.path.join(folder, "calls.log")
     library = write_library(folder, COUNTING_LIBRARY, "counting_library.py")
@@ -243,7 +243,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     import empycustom
-    from empycustom._gst import Gst
+    from empycustom.gst.runtime import Gst
 
     Gst.init(None)
     empycustom.register()

@@ -6,7 +6,7 @@ import json
 
 from pipeline import ASTRONAUT_FACES, faces_source
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 # One result per face: its rectangle, so every line can be checked against its objects.
 FACE_LIB = """

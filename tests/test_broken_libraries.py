@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 POLICIES = ("error", "warn", "drop")
 FRAMES = 10

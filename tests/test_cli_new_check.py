@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from empycustom.check import FRAMES, synthetic_pixels
-from empycustom.cli import main
+from empycustom.cli.check import FRAMES, synthetic_pixels
+from empycustom.cli.main import main
+from empycustom.cli.scaffold import TEMPLATE
 from empycustom.examples import example_path
-from empycustom.scaffold import TEMPLATE
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:

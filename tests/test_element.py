@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from empycustom._gst import Gst, GstVideo
+from empycustom.gst.runtime import Gst, GstVideo
 
 SOURCE = "videotestsrc num-buffers={n} pattern=black ! video/x-raw,format={fmt},width=64,height=48"
 RGBA_FRAME_BYTES = 64 * 48 * 4

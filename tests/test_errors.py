@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 SOURCE = "videotestsrc num-buffers=4 ! video/x-raw,format=RGBA,width=32,height=24"
 

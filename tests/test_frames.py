@@ -23,10 +23,10 @@ from pipeline import feed_appsrc, run_pipeline
 
 import empycustom
 from empycustom import _native
-from empycustom._gst import GLib, Gst
 from empycustom.examples import example_path
-from empycustom.frames import plane_views, write_output
-from empycustom.layout import FrameLayout
+from empycustom.frames.layout import FrameLayout
+from empycustom.frames.views import plane_views, write_output
+from empycustom.gst.runtime import GLib, Gst
 
 SIZES = [(16, 8), (641, 3), (642, 2), (7, 5)]
 META_SIZES = [(641, 3), (7, 5)]
@@ -240,7 +240,7 @@ def test_caps_offer_exactly_the_viewable_formats():
         structure = caps.get_structure(0)
         assert structure.get_name() == "video/x-raw"
         assert sorted(structure.get_value("format")) == sorted(FORMATS)
-    assert sorted(empycustom.frames.FORMATS) == sorted(FORMATS)
+    assert sorted(empycustom.frames.views.FORMATS) == sorted(FORMATS)
 
 
 def test_other_formats_are_refused_by_negotiation(pipeline, write_library):
@@ -283,7 +283,7 @@ def test_large_output_planes_are_streamed_and_exact(monkeypatch, format, width, 
         calls.append(plane.nbytes)
         _native.stream_copy(target, plane)
 
-    monkeypatch.setattr(empycustom.frames, "stream_copy", counting_stream_copy)
+    monkeypatch.setattr(empycustom.frames.views, "stream_copy", counting_stream_copy)
     layout = FrameLayout.from_caps(Gst.Caps.from_string(caps_for(format, width, height)))
     rng = np.random.default_rng(7)
     shapes = expected_shapes(format, width, height)

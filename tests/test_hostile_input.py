@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from empycustom._gst import Gst
-from empycustom.merge import add_events, merge_results
-from empycustom.options import PropertyValueError, parse_json_object
-from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
+from empycustom.gst.runtime import Gst
+from empycustom.library.options import PropertyValueError, parse_json_object
+from empycustom.meta.merge import add_events, merge_results
+from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

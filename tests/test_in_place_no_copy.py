@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 # Reports the address of the frame it writes in its out_meta.
 ADDRESS_LIBRARY = """

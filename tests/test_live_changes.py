@@ -7,7 +7,7 @@ import json
 import threading
 from collections import Counter
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 CHANGES = 3000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import sys
 
-from empycustom._gst import GLib, Gst
-from empycustom.maps import OpenMaps
+from empycustom.frames.maps import OpenMaps
+from empycustom.gst.runtime import GLib, Gst
 
 FORGETFUL = """
     import numpy as np

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-from empycustom.merge import add_events, merge_results
+from empycustom.meta.merge import add_events, merge_results
 
 
 def frame_meta(n_objects: int) -> dict:

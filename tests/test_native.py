@@ -15,10 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empycustom import _native, custom_meta, objects
-from empycustom._gst import GObject, Gst, GstVideo
-from empycustom.merge import RESULT_KEY
-from empycustom.outmeta import OutMetaError, from_json, to_json
+from empycustom import _native
+from empycustom.gst.runtime import GObject, Gst, GstVideo
+from empycustom.meta import custom_meta, objects
+from empycustom.meta.merge import RESULT_KEY
+from empycustom.meta.outmeta import OutMetaError, from_json, to_json
 
 
 def roi_with_params(*params: Gst.Structure, roi_type: str = "face") -> Gst.Buffer:
@@ -298,8 +299,8 @@ def test_importing_native_first_leaves_roi_metas_working(tmp_path) -> None:
     crashes transforming ROI metas: the extension must not register it at import."""
     script = """
 import empycustom._native
-from empycustom import objects
-from empycustom._gst import Gst, GstVideo
+from empycustom.meta import objects
+from empycustom.gst.runtime import Gst, GstVideo
 pipeline = Gst.parse_launch(
     "appsrc name=src caps=video/x-raw,format=RGBA,width=8,height=8,framerate=1/1 format=time "
     "! videoconvert ! video/x-raw,format=I420 ! appsink name=sink")
@@ -345,8 +346,8 @@ def test_reading_and_writing_repeatedly_does_not_grow_memory() -> None:
 
 
 def test_has_handler_sees_connected_handlers_only() -> None:
-    from empycustom._clib import gobject_pointer
-    from empycustom._gst import GObject
+    from empycustom.gst.clib import gobject_pointer
+    from empycustom.gst.runtime import GObject
 
     element = Gst.ElementFactory.make("empycustom")
     signal_id = GObject.signal_lookup("new-meta", type(element))
@@ -410,7 +411,7 @@ def test_map_buffer_refuses_bad_flags_and_null() -> None:
 
 
 def test_add_text_signal_makes_a_plain_signal_with_one_string() -> None:
-    from empycustom.signals import add_text_signal
+    from empycustom.gst.signals import add_text_signal
 
     class_handler_calls: list[str] = []
 

@@ -10,8 +10,8 @@ import pytest
 from pipeline import ASTRONAUT, ASTRONAUT_FACES, PipelineResult, faces_source
 
 import empycustom
-from empycustom import objects
-from empycustom._gst import Gst, GstVideo
+from empycustom.gst.runtime import Gst, GstVideo
+from empycustom.meta import objects
 
 WIDTH, HEIGHT = 64, 48
 RAW_CAPS = f"video/x-raw,format=RGBA,width={WIDTH},height={HEIGHT},framerate=30/1"

@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 from pipeline import gst_environment
 
-from empycustom.perf import CpuLoad, PerfReport, RateMeter, format_clock_time
+from empycustom.elements.perf import CpuLoad, PerfReport, RateMeter, format_clock_time
 
 SECOND = 1_000_000_000
 LINE = re.compile(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from empycustom._gst import Gst
-from empycustom.library import LibraryError, load_library, module_name_for
-from empycustom.reload import FileWatcher, load_new_version
+from empycustom.gst.runtime import Gst
+from empycustom.library.loader import LibraryError, load_library, module_name_for
+from empycustom.library.reload import FileWatcher, load_new_version
 
 
 def versioned(version: int, start_extra: str = "", broken: str = "") -> str:

@@ -9,12 +9,12 @@ import re
 import numpy as np
 import pytest
 
-from empycustom.inmeta import build_in_meta, wall_clock_timestamp
-from empycustom.layout import FrameLayout
-from empycustom.library import module_name_for, required_function
-from empycustom.merge import add_events, merge_results
-from empycustom.options import PropertyValueError, parse_json_object
-from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
+from empycustom.frames.layout import FrameLayout
+from empycustom.library.loader import module_name_for, required_function
+from empycustom.library.options import PropertyValueError, parse_json_object
+from empycustom.meta.inmeta import build_in_meta, wall_clock_timestamp
+from empycustom.meta.merge import add_events, merge_results
+from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
 
 LAYOUT = FrameLayout(
     format="RGBA", width=64, height=48, strides=(256,), offsets=(0,), size=256 * 48

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from empycustom._gst import GObject
-from empycustom.signals import emit_reporting_errors
+from empycustom.gst.runtime import GObject
+from empycustom.gst.signals import emit_reporting_errors
 
 
 class Emitter(GObject.Object):

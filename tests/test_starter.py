@@ -6,8 +6,8 @@ import sys
 import threading
 import types
 
-from empycustom.library import CustomLibrary, LibraryError
-from empycustom.starter import BackgroundStart
+from empycustom.library.loader import CustomLibrary, LibraryError
+from empycustom.library.starter import BackgroundStart
 
 
 class Calls:

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 COUNTING = """
     calls = []

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from empycustom._gst import GLib
+from empycustom.gst.runtime import GLib
 
 SOURCE = "videotestsrc num-buffers={n} ! video/x-raw,format=RGBA,width=64,height=48"
 
@@ -72,7 +72,7 @@ PUSH_FROM_PYTHON_THREADS = """
 import sys
 import threading
 import empycustom
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 empycustom.register()
 lib, released = sys.argv[1:3]
@@ -134,7 +134,7 @@ def test_buffers_pushed_from_python_threads_end_cleanly(write_library, tmp_path)
 RUN_AND_EXIT = """
 import sys
 import empycustom
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 empycustom.register()
 pipeline = Gst.parse_launch(sys.argv[1])

@@ -15,13 +15,13 @@ torch = pytest.importorskip("torch")
 # TorchScript is deprecated in PyTorch 2.13 but still what many models ship as.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:DeprecationWarning")
 
-from empycustom._gst import Gst  # noqa: E402
-from empycustom.check import SyntheticObject, roi_buffer  # noqa: E402
-from empycustom.cli import main  # noqa: E402
+from empycustom.cli.check import SyntheticObject, roi_buffer  # noqa: E402
+from empycustom.cli.main import main  # noqa: E402
 from empycustom.examples import example_path  # noqa: E402
-from empycustom.inmeta import build_in_meta  # noqa: E402
-from empycustom.layout import FrameLayout  # noqa: E402
-from empycustom.library import load_library  # noqa: E402
+from empycustom.frames.layout import FrameLayout  # noqa: E402
+from empycustom.gst.runtime import Gst  # noqa: E402
+from empycustom.library.loader import load_library  # noqa: E402
+from empycustom.meta.inmeta import build_in_meta  # noqa: E402
 
 LIBRARY = example_path("torch_classification.py")
 LABELS = ["red", "green", "blue"]

@@ -7,7 +7,7 @@ view by hand, the way libraries had to before (bench.py says which path ran).
 import numpy as np
 
 import empycustom
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 frame = getattr(empycustom, "frame", None)
 

@@ -1,8 +1,12 @@
-"""empycustom: custom Python processing inside GStreamer video pipelines."""
+"""empycustom: custom Python processing inside GStreamer video pipelines.
 
-from empycustom.custom_meta import read_meta, read_meta_json
-from empycustom.frames import FrameError, frame
-from empycustom.registration import plugin_path, register
+The public API lives here; the packages below are layers, each importing only those under it:
+cli -> elements -> meta -> frames -> library -> gst (and the C extension `_native` under all).
+"""
+
+from empycustom.elements.registration import plugin_path, register
+from empycustom.frames.views import FrameError, frame
+from empycustom.meta.custom_meta import read_meta, read_meta_json
 
 __all__ = ["FrameError", "frame", "plugin_path", "read_meta", "read_meta_json", "register"]
 __version__ = "0.1.0"

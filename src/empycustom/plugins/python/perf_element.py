@@ -1,6 +1,6 @@
 """Plugin-loader entry for the `perf` element (GST_PLUGIN_PATH=$(empycustom plugin-path))."""
 
-from empycustom._gst import Gst
-from empycustom.perf import Perf
+from empycustom.elements.perf import Perf
+from empycustom.gst.runtime import Gst
 
 __gstelementfactory__ = ("perf", Gst.Rank.NONE, Perf)

@@ -12,12 +12,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
 from empycustom._native import keep_thread_state
-from empycustom.custom_meta import read_meta_json
-from empycustom.debug import DebugCategory
-from empycustom.messages import post_error, report_error
-from empycustom.signals import add_text_signal
+from empycustom.gst.debug import DebugCategory
+from empycustom.gst.messages import post_error, report_error
+from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
+from empycustom.gst.signals import add_text_signal
+from empycustom.meta.custom_meta import read_meta_json
 
 CAT = DebugCategory("aimeta", "Reads the merged meta of empycustom elements")
 

@@ -12,12 +12,13 @@ import sys
 import time
 from typing import Any
 
-from empycustom._gst import Gst
+from empycustom.cli.launch import run_pipeline_until_done
+from empycustom.elements.registration import register
 from empycustom.examples import example_path
-from empycustom.launch import run_pipeline_until_done
-from empycustom.registration import register
+from empycustom.gst.runtime import Gst
 
-DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA_DIR = os.path.join(PACKAGE_DIR, "data")
 DEFAULT_INPUT = os.path.join(DATA_DIR, "astronaut-faces.png")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_FRAMES = 90

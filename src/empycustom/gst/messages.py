@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from empycustom._gst import GLib, Gst
-from empycustom.debug import ERROR, WARNING, DebugCategory
+from empycustom.gst.debug import ERROR, WARNING, DebugCategory
+from empycustom.gst.runtime import GLib, Gst
 
 
 def report_error(

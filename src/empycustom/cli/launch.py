@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 import sys
 
-from empycustom._gst import GLib, Gst
-from empycustom.messages import error_text
-from empycustom.registration import register
+from empycustom.elements.registration import register
+from empycustom.gst.messages import error_text
+from empycustom.gst.runtime import GLib, Gst
 
 
 def run_pipeline_until_done(pipeline: Gst.Pipeline, *, verbose: bool = True) -> int:

@@ -8,26 +8,26 @@ from collections.abc import Sequence
 
 
 def _plugin_path(_args: argparse.Namespace) -> int:
-    from empycustom.registration import plugin_path
+    from empycustom.elements.registration import plugin_path
 
     print(plugin_path())
     return 0
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from empycustom.launch import launch
+    from empycustom.cli.launch import launch
 
     return launch(args.pipeline)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from empycustom.demo import run_demo
+    from empycustom.cli.demo import run_demo
 
     return run_demo(args)
 
 
 def _new(args: argparse.Namespace) -> int:
-    from empycustom.scaffold import ScaffoldError, write_new_library
+    from empycustom.cli.scaffold import ScaffoldError, write_new_library
 
     try:
         path = write_new_library(args.name, force=args.force)
@@ -39,7 +39,7 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from empycustom.check import check_library, format_report
+    from empycustom.cli.check import check_library, format_report
 
     report = check_library(args.library, args.in_place, args.options, args.timeout)
     print(format_report(report))
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(run=_check)
 
     command = commands.add_parser("demo", help="run the main job on the bundled default input")
-    from empycustom.demo import add_demo_arguments
+    from empycustom.cli.demo import add_demo_arguments
 
     add_demo_arguments(command)
     command.set_defaults(run=_demo)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from empycustom.layout import FrameLayout
+from empycustom.frames.layout import FrameLayout
 
 CLOCK_TIME_NONE = 0xFFFFFFFFFFFFFFFF
 

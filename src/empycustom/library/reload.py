@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from empycustom.library import CustomLibrary, LibraryError, load_library, start_library
+from empycustom.library.loader import CustomLibrary, LibraryError, load_library, start_library
 
 RELOAD_MODES = ("off", "on-change")
 CHECK_INTERVAL_S = 0.25

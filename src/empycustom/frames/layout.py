@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from empycustom._gst import Gst, GstVideo
 from empycustom._native import has_video_meta
+from empycustom.gst.runtime import Gst, GstVideo
 
 # Looked up once: GstVideo.<name> goes through gi's override proxy on every access.
 _buffer_get_video_meta = GstVideo.buffer_get_video_meta

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from empycustom.library import CustomLibrary, LibraryError, start_library, stop_library
+from empycustom.library.loader import CustomLibrary, LibraryError, start_library, stop_library
 
 START_WAIT_S = 1.0  # how long the start vfunc waits before letting the state change go on
 POLL_S = 0.05  # how often a buffer waiting for start() looks for a flush or a stop

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from empycustom import _native
-from empycustom._gst import GLib
-from empycustom.outmeta import from_json, to_json
+from empycustom.gst.runtime import GLib
+from empycustom.meta.outmeta import from_json, to_json
 
 try:
     import gi

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from empycustom import custom_meta
-from empycustom._gst import Gst, GstVideo
-from empycustom.library import LibraryError, import_library, required_function
-from empycustom.messages import error_text
-from empycustom.options import PropertyValueError, parse_json_object
-from empycustom.registration import register
+from empycustom.elements.registration import register
+from empycustom.gst.messages import error_text
+from empycustom.gst.runtime import Gst, GstVideo
+from empycustom.library.loader import LibraryError, import_library, required_function
+from empycustom.library.options import PropertyValueError, parse_json_object
+from empycustom.meta import custom_meta
 
 WIDTH, HEIGHT, FPS = 320, 240, 30
 CAPS = f"video/x-raw,format=RGBA,width={WIDTH},height={HEIGHT},framerate={FPS}/1"

@@ -12,29 +12,30 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from empycustom import _native, custom_meta
-from empycustom._clib import gobject_pointer
-from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
-from empycustom.debug import DEBUG, LOG, DebugCategory
-from empycustom.frames import FORMATS, copy_frame, write_output
-from empycustom.inmeta import build_in_meta
-from empycustom.layout import FrameLayout
-from empycustom.library import (
+from empycustom import _native
+from empycustom.frames.layout import FrameLayout
+from empycustom.frames.maps import OpenMaps, forgotten_maps_text
+from empycustom.frames.views import FORMATS, OutputFrameError, copy_frame, write_output
+from empycustom.gst.clib import gobject_pointer
+from empycustom.gst.debug import DEBUG, LOG, DebugCategory
+from empycustom.gst.messages import post_error, post_warning, report_error, report_warning
+from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
+from empycustom.gst.signals import add_text_signal, emit_reporting_errors
+from empycustom.library.loader import (
     CustomLibrary,
     LibraryError,
     load_library,
     required_function,
     stop_library,
 )
-from empycustom.maps import OpenMaps, forgotten_maps_text
-from empycustom.merge import add_events, merge_results
-from empycustom.messages import post_error, post_warning, report_error, report_warning
-from empycustom.objects import analytics_unavailable, parse_labels, read_objects, write_results
-from empycustom.options import PropertyValueError, parse_json_object
-from empycustom.outmeta import OutMetaError, parse_out_meta, to_json
-from empycustom.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatcher, load_new_version
-from empycustom.signals import add_text_signal, emit_reporting_errors
-from empycustom.starter import START_WAIT_S, BackgroundStart
+from empycustom.library.options import PropertyValueError, parse_json_object
+from empycustom.library.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatcher, load_new_version
+from empycustom.library.starter import START_WAIT_S, BackgroundStart
+from empycustom.meta import custom_meta
+from empycustom.meta.inmeta import build_in_meta
+from empycustom.meta.merge import add_events, merge_results
+from empycustom.meta.objects import analytics_unavailable, parse_labels, read_objects, write_results
+from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
 
 CAT = DebugCategory("empycustom", "Custom Python processing of video buffers")
 CHECK_INTERVAL_MS = round(CHECK_INTERVAL_S * 1000)
@@ -538,7 +539,7 @@ class EmPyCustom(GstBase.BaseTransform):
         inbuf: Gst.Buffer,
         outbuf: Gst.Buffer | None,
     ) -> Gst.FlowReturn:
-        if isinstance(error, OutMetaError):
+        if isinstance(error, (OutMetaError, OutputFrameError)):
             text = f"custom-lib '{library.path}': {error}"
         else:
             text = (

@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 import os
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 # element name -> "module:class"
 ELEMENTS = {
-    "empycustom": "empycustom.element:EmPyCustom",
-    "aimeta": "empycustom.aimeta:AiMeta",
-    "perf": "empycustom.perf:Perf",
+    "empycustom": "empycustom.elements.empycustom:EmPyCustom",
+    "aimeta": "empycustom.elements.aimeta:AiMeta",
+    "perf": "empycustom.elements.perf:Perf",
 }
 
 
@@ -22,7 +22,7 @@ def element_class(name: str) -> type:
 
 def register() -> None:
     """Register every element of this package in the current process (for `Gst.parse_launch`)."""
-    from empycustom import custom_meta
+    from empycustom.meta import custom_meta
 
     custom_meta.ensure_registered()
     for name in ELEMENTS:
@@ -32,4 +32,5 @@ def register() -> None:
 
 def plugin_path() -> str:
     """The folder to put on GST_PLUGIN_PATH: the loader imports its `python/*.py` files."""
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(package_dir, "plugins")

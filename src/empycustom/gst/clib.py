@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 
-from empycustom._gst import GObject
+from empycustom.gst.runtime import GObject
 
 gst = ctypes.CDLL("libgstreamer-1.0.so.0")
 

@@ -15,9 +15,9 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from empycustom._gst import GObject, Gst, GstBase, filter_pad_templates
 from empycustom._native import keep_thread_state
-from empycustom.debug import DebugCategory
+from empycustom.gst.debug import DebugCategory
+from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
 
 CAT = DebugCategory("perf", "Frame and bit rates of the buffers passing through")
 

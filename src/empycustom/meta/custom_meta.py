@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from empycustom import _native
-from empycustom._gst import Gst
-from empycustom.outmeta import from_json
+from empycustom.gst.runtime import Gst
+from empycustom.meta.outmeta import from_json
 
 META_NAME = _native.CUSTOM_META_NAME  # "EmPyCustomMeta"
 

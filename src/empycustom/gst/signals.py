@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from empycustom import _native
-from empycustom._gst import GObject
+from empycustom.gst.runtime import GObject
 
 _capture = threading.local()
 _previous_hook: Any = None  # the hook found when ours was installed

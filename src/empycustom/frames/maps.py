@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from empycustom._gst import Gst
+from empycustom.gst.runtime import Gst
 
 _buffer_map = Gst.Buffer.map
 _buffer_map_range = Gst.Buffer.map_range

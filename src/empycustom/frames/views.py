@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from empycustom._gst import Gst
 from empycustom._native import MAP_READ, MAP_WRITE, MappedBuffer, map_buffer, stream_copy
-from empycustom.layout import FrameLayout
-from empycustom.outmeta import OutMetaError
+from empycustom.frames.layout import FrameLayout
+from empycustom.gst.runtime import Gst
 
 # Channels per pixel of the packed formats; planar formats are described by _PLANAR.
 _PACKED = {"RGBA": 4, "RGBx": 4, "BGRA": 4, "BGRx": 4, "RGB": 3, "BGR": 3, "GRAY8": 1}
@@ -53,7 +52,7 @@ class FrameError(ValueError):
     """A frame that cannot be viewed: unsupported format, unwritable buffer, too few bytes."""
 
 
-class OutputFrameError(OutMetaError):
+class OutputFrameError(ValueError):
     """process() returned an output frame that does not fit the negotiated caps."""
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ctypes
 import sys
 
-from empycustom._clib import gobject_pointer, gst
-from empycustom._gst import GObject, Gst
+from empycustom.gst.clib import gobject_pointer, gst
+from empycustom.gst.runtime import GObject, Gst
 
 # Plain ints: looking a Gst enum value up costs more than the disabled-log check itself.
 ERROR = int(Gst.DebugLevel.ERROR)
