@@ -116,6 +116,30 @@ def test_demo_with_another_library(tmp_path, write_library):
     assert [face["params"]["emcustom"] for face in faces] == [{"seen": True}] * 3
 
 
+def test_demo_on_a_clip_without_faces_keeps_the_frame_result(tmp_path):
+    """The measuring element's frame result passes the overlay element into demo.jsonl."""
+    from pipeline import run_pipeline
+
+    picture = tmp_path / "no-faces.png"
+    made = run_pipeline(
+        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=160,height=120 ! "
+        f"pngenc ! filesink location={picture}"
+    )
+    assert made.eos, made.error_texts
+    result = subprocess.run(
+        empycustom_command("demo", "--input", str(picture), "--frames", "3",
+                           "--output", str(tmp_path)),
+        capture_output=True, text=True, timeout=300, env=gst_environment(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (tmp_path / "demo.jsonl").read_text().splitlines()]
+    assert len(lines) == 3
+    for meta in lines:
+        frame = meta["frame"][0]
+        assert frame["object"] == []
+        assert 0 < frame["emcustom"]["average_intensity"] < 255
+
+
 def test_demo_missing_input_fails_clearly(tmp_path):
     result = subprocess.run(
         empycustom_command("demo", "--input", str(tmp_path / "nope.mp4"), "--output", tmp_path),

@@ -316,7 +316,7 @@ def test_chained_elements_see_upstream_results(pipeline, write_library) -> None:
     second = write_library(
         """
         def process_ip(buffer, in_meta, options, events):
-            return [{"stage": 2, "saw": obj["params"].get("emcustom")}
+            return [{"stage": 2, "saw": obj["emcustom"], "param": obj["params"].get("emcustom")}
                     for obj in in_meta["frame"][0]["object"]]
         """
     )
@@ -330,9 +330,13 @@ def test_chained_elements_see_upstream_results(pipeline, write_library) -> None:
     faces = frame.meta["frame"][0]["object"]
     assert len(faces) == 3
     for index, face in enumerate(faces):
-        assert face["params"] == {"emcustom": {"stage": 1, "index": index}}
-        assert face["emcustom"] == {"stage": 2, "saw": {"stage": 1, "index": index}}
-    # Downstream of both, each ROI carries the nearest result.
+        first_result = {"stage": 1, "index": index}
+        assert face["params"] == {"emcustom": first_result}
+        # The second library saw the first one's result where the reference puts it; its own
+        # is merged into it key by key.
+        assert face["emcustom"] == {"stage": 2, "index": index, "saw": first_result,
+                                    "param": first_result}  # fmt: skip
+    # Downstream of both, each ROI carries the merged result.
     assert roi_params(frame.buffer) == [{"emcustom": face["emcustom"]} for face in faces]
 
 

@@ -51,8 +51,11 @@ class TestParseOutMeta:
 
     def test_list_and_dict_values(self):
         assert parse_out_meta([{"a": 1}], "process") == [{"a": 1}]
-        assert parse_out_meta({"a": 1}, "process") == [{"a": 1}]
         assert parse_out_meta(({"a": 1},), "process") == [{"a": 1}]
+
+    @pytest.mark.parametrize("value", [{"a": 1}, '{"a": 1}', "{'a': 1}", b'{"a": 1}'])
+    def test_one_dict_stays_a_dict_the_frame_result(self, value):
+        assert parse_out_meta(value, "process") == {"a": 1}
 
     @pytest.mark.parametrize("value", [None, "", "  "])
     def test_nothing(self, value):

@@ -32,6 +32,7 @@ from empycustom.library.options import PropertyValueError, parse_json_object
 from empycustom.library.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatcher, load_new_version
 from empycustom.library.starter import START_WAIT_S, BackgroundStart
 from empycustom.meta import custom_meta
+from empycustom.meta.chain import carry_upstream, results_to_write
 from empycustom.meta.inmeta import build_in_meta
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import analytics_unavailable, parse_labels, read_objects, write_results
@@ -455,9 +456,11 @@ class EmPyCustom(GstBase.BaseTransform):
             CAT.log(LOG, self, "Processing buffer")
         events = self._take_events()
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
-        objects, rois = read_objects(inbuf if outbuf is None else outbuf, settings.label_ids)
+        downstream = inbuf if outbuf is None else outbuf
+        objects, rois = read_objects(downstream, settings.label_ids)
         pts = _native.buffer_pts(hash(inbuf))
         in_meta = build_in_meta(frame_num, pts, self._layout.for_buffer(inbuf), objects)
+        carry_upstream(in_meta, custom_meta.read_meta(downstream))  # results written upstream
         function_name = required_function(outbuf is None)
         library = state.library
         open_maps = OpenMaps(inbuf)
@@ -480,8 +483,8 @@ class EmPyCustom(GstBase.BaseTransform):
                 self._warn_forgotten_maps(state, function_name, left_open)
 
         state.last_meta = text
-        custom_meta.write_meta_json(inbuf if outbuf is None else outbuf, text)
-        write_results(rois, results)
+        custom_meta.write_meta_json(downstream, text)
+        write_results(rois, results_to_write(objects))
         # Emitting costs ~15 us per buffer in a streaming thread even with nobody listening.
         if not settings.silent and _native.has_handler(self._address, NEW_META_SIGNAL):
             failures = emit_reporting_errors(self, "new-meta", text)

@@ -1,8 +1,9 @@
 """Draw each object's box and its `emcustom` result onto the frame, in place.
 
-The reference could not do this (its buffers were read-only). Run it after the element that
-produces the results: they arrive as each object's `params["emcustom"]`. With no objects it
-writes the upstream frame result in the top-left corner.
+The reference could not do this (its buffers were read-only). Run it after the elements that
+produce the results: they arrive as each object's `"emcustom"` and the frame's (see "A chain of
+elements behaves as one" in the README). With no objects it writes the frame's result in the
+top-left corner.
 Packed RGB formats get coloured boxes; I420, NV12 and GRAY8 get them in the luma plane.
 
 Options: `color` ([r, g, b], default green), `thickness` (default 2), `font_scale` (0.4).
@@ -67,12 +68,11 @@ def process_ip(io_buffer: Gst.Buffer, in_meta: dict, options: dict, events: dict
             left, top = int(rect["left"]), int(rect["top"])
             right, bottom = left + int(rect["width"]), top + int(rect["height"])
             cv2.rectangle(target, (left, top), (right, bottom), pen, thickness)
-            result = obj.get("params", {}).get("emcustom")  # what an upstream empycustom found
+            result = obj.get("emcustom")  # what the empycustom elements upstream found
             if result:
                 cv2.putText(target, label_text(result), (left, max(top - 4, 10)),
                             cv2.FONT_HERSHEY_SIMPLEX, scale, pen, 1, cv2.LINE_AA)  # fmt: skip
-        upstream = empycustom.read_meta(io_buffer)  # the frame result of an upstream empycustom
-        frame_result = upstream["frame"][0].get("emcustom") if upstream else None
+        frame_result = frame.get("emcustom")
         if not frame["object"] and frame_result:
             cv2.putText(target, label_text(frame_result), (4, 14),
                         cv2.FONT_HERSHEY_SIMPLEX, scale, pen, 1, cv2.LINE_AA)  # fmt: skip

@@ -8,22 +8,41 @@ RESULT_KEY = "emcustom"
 EVENTS_KEY = "events"
 
 
-def merge_results(in_meta: dict[str, Any], results: list[Any]) -> dict[str, Any]:
+def merge_result(old: Any, new: Any) -> Any:
+    """A result merged over an earlier one (an upstream element's): dicts key by key, later keys
+    winning; `{}` changes nothing; anything else replaces it."""
+    if old is None:
+        return new
+    if type(new) is dict and type(old) is dict:
+        return {**old, **new} if new else old
+    if new == {}:
+        return old
+    return new
+
+
+def merge_results(in_meta: dict[str, Any], results: list[Any] | dict[str, Any]) -> dict[str, Any]:
     """Merge a library's results into in_meta (in place) and return it.
 
-    Result i goes to object i under "emcustom"; objects beyond the results get nothing;
+    A list: result i goes to object i under "emcustom"; objects beyond the results get nothing;
     the first result beyond the objects becomes the frame's "emcustom"; the rest are ignored.
+    A dict: the frame's "emcustom", whatever the number of objects. Each result is merged into
+    what upstream elements wrote there (`merge_result`).
     """
     frame = in_meta["frame"][0]
+    if type(results) is dict:
+        frame[RESULT_KEY] = merge_result(frame.get(RESULT_KEY), results)
+        return in_meta
     objects = frame["object"]
     for obj, result in zip(objects, results, strict=False):
-        obj[RESULT_KEY] = result
+        obj[RESULT_KEY] = merge_result(obj.get(RESULT_KEY), result)
     if len(results) > len(objects):
-        frame[RESULT_KEY] = results[len(objects)]
+        frame[RESULT_KEY] = merge_result(frame.get(RESULT_KEY), results[len(objects)])
     return in_meta
 
 
 def add_events(in_meta: dict[str, Any], events: dict[str, Any]) -> None:
-    """Record the events delivered with this frame in its merged meta."""
+    """Record the events delivered with this frame in its merged meta, over upstream's."""
     if events:
-        in_meta["frame"][0][EVENTS_KEY] = events
+        frame = in_meta["frame"][0]
+        upstream = frame.get(EVENTS_KEY)
+        frame[EVENTS_KEY] = {**upstream, **events} if type(upstream) is dict else events

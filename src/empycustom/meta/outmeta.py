@@ -34,8 +34,9 @@ _NAMED_CONSTANTS = {
 }  # fmt: skip
 
 
-def parse_out_meta(value: Any, function_name: str) -> list[Any]:
-    """Return the list of results a library's out_meta stands for.
+def parse_out_meta(value: Any, function_name: str) -> list[Any] | dict[str, Any]:
+    """Return the results a library's out_meta stands for: a list (one per object, then one
+    for the frame), or a dict, which is the frame's result whatever the number of objects.
 
     Raises `OutMetaError` (naming `function_name`) for values that are neither.
     """
@@ -49,7 +50,7 @@ def parse_out_meta(value: Any, function_name: str) -> list[Any]:
             return []
         value = _parse_text(text, function_name)
     if isinstance(value, dict):
-        return [value]
+        return value
     if isinstance(value, (list, tuple)):
         return list(value)
     raise OutMetaError(
