@@ -7,6 +7,7 @@ GStreamer glue only. The rules it applies live in plain modules: `options` (prop
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -314,7 +315,9 @@ class EmPyCustom(GstBase.BaseTransform):
         try:
             # Parsed again only to report an invalid value set while stopped.
             options = parse_json_object(settings.options_text, "options")
-            library = load_library(settings.custom_lib, settings.in_place)
+            # Resolved once: a reload after the application changed folder loads the same file.
+            path = os.path.abspath(settings.custom_lib) if settings.custom_lib else None
+            library = load_library(path, settings.in_place)
         except (PropertyValueError, LibraryError) as error:
             report_error(self, CAT, str(error), getattr(error, "debug", ""), domain="settings")
             return False
@@ -474,8 +477,10 @@ class EmPyCustom(GstBase.BaseTransform):
             results = parse_out_meta(out_meta, function_name)
             merge_results(in_meta, results)
             add_events(in_meta, events)
-            text = to_json(in_meta)
-        except (Exception, SystemExit) as error:  # sys.exit() in a library must not end the app
+            text = to_json(in_meta, function_name)
+        # Any exception, BaseException too (KeyboardInterrupt, GeneratorExit, SystemExit, a
+        # library's own): escaping the vfunc, it would count as GST_FLOW_OK.
+        except BaseException as error:
             return self._library_failed(settings, library, function_name, error, inbuf, outbuf)
         finally:
             left_open = open_maps.release()

@@ -173,16 +173,25 @@ def write_output(out_frame: Any, outbuf: Gst.Buffer, layout: FrameLayout) -> Non
     has one. Arrays are checked against the layout's shapes; one copy of the frame is made.
     """
     if isinstance(out_frame, Gst.Buffer):
-        holds, needed = _frame_name(layout.for_buffer(out_frame)), _frame_name(layout)
+        buffer_layout = layout.for_buffer(out_frame)
+        holds, needed = _frame_name(buffer_layout), _frame_name(layout)
         if holds != needed:
             raise OutputFrameError(
                 f"process() returned a Gst.Buffer holding {holds}; the caps need {needed}"
+            )
+        size = out_frame.get_size()
+        # Without a video meta the buffer is the frame: a larger one would go downstream whole.
+        if buffer_layout is layout and size > layout.size:
+            raise OutputFrameError(
+                f"process() returned a Gst.Buffer of {size} bytes; the caps need {layout.size} "
+                f"bytes, {_expected_layout(layout)}"
             )
         try:
             copy_frame(out_frame, outbuf, layout)
         except FrameError as error:
             raise OutputFrameError(
-                f"process() returned a Gst.Buffer that does not hold the frame: {error}"
+                f"process() returned a Gst.Buffer that does not hold the frame: {error}; "
+                f"expected {_expected_layout(layout)}"
             ) from None
         return
     if isinstance(out_frame, (bytes, bytearray, memoryview)):
@@ -219,6 +228,10 @@ def copy_frame(source: Gst.Buffer, destination: Gst.Buffer, layout: FrameLayout)
 
 def _frame_name(layout: FrameLayout) -> str:
     return f"{layout.format} {layout.width}x{layout.height}"
+
+
+def _expected_layout(layout: FrameLayout) -> str:
+    return describe_layout(layout.format, layout.width, layout.height)
 
 
 def _layout_views(data: Any, layout: FrameLayout) -> list[np.ndarray]:
@@ -262,7 +275,7 @@ def _checked_planes(out_frame: Any, layout: FrameLayout) -> Sequence[np.ndarray]
         for plane, shape in zip(planes, shapes, strict=False)
     )
     if not fits:
-        expected = describe_layout(layout.format, layout.width, layout.height)
+        expected = _expected_layout(layout)
         raise OutputFrameError(
             f"process() returned {_describe_value(out_frame)} as out_buffer; expected {expected} "
             "(or a Gst.Buffer, bytes of the frame size, or None to drop the frame)"

@@ -73,21 +73,36 @@ def load_library(path: str | None, in_place: bool) -> CustomLibrary:
 
 
 def import_library(path: str | None) -> CustomLibrary:
-    """Import the file at `path`, whichever contract functions it defines."""
+    """Import the file at `path`, whichever contract functions it defines.
+
+    The file's current text is compiled every time (no `.pyc`: Python's bytecode cache compares
+    whole seconds and the size, so a quick same-size edit would run stale code after a reload).
+    Any file that is not Python source (a compiled `.so` module, a binary) raises `LibraryError`.
+    """
     if not path:
         raise LibraryError("property 'custom-lib' is not set: give the path of a Python file")
     if not os.path.isfile(path):
         raise LibraryError(f"custom-lib '{path}' does not exist or is not a file")
     name = module_name_for(path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise LibraryError(f"custom-lib '{path}' cannot be imported as a Python module")
-    module = importlib.util.module_from_spec(spec)
     previous = sys.modules.get(name)  # the running version, while hot reloading
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except BaseException as error:  # SyntaxError, ImportError, SystemExit, ...
+        with open(path, "rb") as file:
+            source = file.read()
+        if b"\0" in source:
+            raise LibraryError(
+                f"custom-lib '{path}' is not Python source text (a compiled module or another "
+                "binary file): give the path of the .py file that defines the functions"
+            )
+        code = compile(source, path, "exec", dont_inherit=True)
+        spec = importlib.util.spec_from_loader(name, loader=None, origin=path)
+        module = importlib.util.module_from_spec(spec)
+        module.__file__ = path
+        spec.has_location = True
+        sys.modules[name] = module
+        exec(code, module.__dict__)
+    except LibraryError:
+        raise
+    except BaseException as error:  # SyntaxError, ImportError, SystemExit, OSError, ...
         _restore_module(name, previous)
         raise LibraryError(
             f"custom-lib '{path}' failed to import: {type(error).__name__}: {error}",

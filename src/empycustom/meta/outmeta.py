@@ -118,18 +118,18 @@ _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATE
 _LONG_NUMBER = re.compile(r"\d{19}")
 
 
-def to_json(meta: Any) -> str:
+def to_json(meta: Any, function_name: str | None = None) -> str:
     """Serialize merged meta as strict, compact JSON (NaN and infinities become null).
 
     orjson encodes (several times faster than json); json encodes what orjson refuses
     (integers beyond 64 bits, lone surrogates, keys that are not strings). Raises
     `OutMetaError` for what JSON cannot hold: other objects, non-string keys such as tuples,
-    circular or too deeply nested containers.
+    circular or too deeply nested containers; its message names `function_name()` when given.
     """
     try:
         return orjson.dumps(meta, default=_json_default, option=_ORJSON_OPTIONS).decode()
     except TypeError:
-        return _stdlib_json(meta)
+        return _stdlib_json(meta, function_name)
 
 
 def from_json(text: str) -> Any:
@@ -142,19 +142,20 @@ def from_json(text: str) -> Any:
     return json.loads(text)
 
 
-def _stdlib_json(meta: Any) -> str:
+def _stdlib_json(meta: Any, function_name: str | None) -> str:
+    whose = f"{function_name}() returned out_meta that" if function_name else "out_meta"
     try:
         return json.dumps(meta, default=_json_default, allow_nan=False, separators=(",", ":"))
     except ValueError:  # NaN or an infinity somewhere, or a circular reference
         pass
     except (TypeError, RecursionError) as error:
-        raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
+        raise OutMetaError(f"{whose} holds a value JSON cannot: {error}") from None
     try:
         return json.dumps(
             _without_non_finite(meta), default=_json_default, allow_nan=False, separators=(",", ":")
         )
     except (TypeError, ValueError, RecursionError) as error:
-        raise OutMetaError(f"out_meta holds a value JSON cannot: {error}") from None
+        raise OutMetaError(f"{whose} holds a value JSON cannot: {error}") from None
 
 
 def _without_non_finite(value: Any) -> Any:

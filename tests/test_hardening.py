@@ -1,0 +1,222 @@
+"""Hostile-testing findings (issue 14, items 1-9), each kept fixed by a test.
+
+BaseException from a library, unloadable custom-lib files, oversized output buffers, stale
+code after a reload, relative paths, out_meta JSON cannot hold.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from empycustom.cli.main import main
+from empycustom.gst.runtime import Gst
+from empycustom.library.loader import load_library
+from empycustom.library.reload import load_new_version
+
+CAPS = "video/x-raw,format=RGBA,width=32,height=24"
+FRAME_BYTES = 32 * 24 * 4
+SOURCE = f"videotestsrc num-buffers=3 pattern=ball ! {CAPS}"
+
+
+def expected_frames(pipeline) -> list[bytes]:
+    """What the source sends: the frames an element that passes them unchanged lets through."""
+    result = pipeline(f"{SOURCE} ! appsink name=sink")
+    assert result.eos
+    return [frame.data for frame in result.frames]
+
+
+# 1. BaseException subclasses follow on-error
+
+BASE_EXCEPTIONS = {
+    "KeyboardInterrupt": "raise KeyboardInterrupt('stop it')",
+    "GeneratorExit": "raise GeneratorExit('closing')",
+    "own BaseException": "class Abort(BaseException):\n        pass\n    raise Abort('abort')",
+}
+RAISED_NAMES = {"KeyboardInterrupt": "KeyboardInterrupt", "GeneratorExit": "GeneratorExit",
+                "own BaseException": "Abort"}  # fmt: skip
+
+
+def base_exception_library(write_library, case: str, in_place: bool) -> str:
+    if in_place:
+        header = "def process_ip(io_buffer, in_meta, options, events):"
+    else:
+        header = "def process(in_buffer, in_meta, options, events):"
+    return write_library(f"{header}\n    {BASE_EXCEPTIONS[case]}\n")
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+@pytest.mark.parametrize("case", BASE_EXCEPTIONS)
+def test_base_exception_is_an_error(pipeline, write_library, case, in_place):
+    lib = base_exception_library(write_library, case, in_place)
+    result = pipeline(
+        f"{SOURCE} ! empycustom name=e custom-lib={lib} in-place={str(in_place).lower()} ! "
+        "appsink name=sink",
+        timeout=20,
+    )
+    assert not result.eos
+    text, debug = result.errors[0]
+    function = "process_ip" if in_place else "process"
+    assert f"{function}() of custom-lib '{lib}' raised {RAISED_NAMES[case]}" in text
+    assert "Traceback" in debug
+    assert result.frames == []
+
+
+@pytest.mark.parametrize("case", BASE_EXCEPTIONS)
+def test_base_exception_with_warn_passes_the_input_frame(pipeline, write_library, case):
+    lib = base_exception_library(write_library, case, in_place=False)
+    result = pipeline(
+        f"{SOURCE} ! empycustom name=e custom-lib={lib} on-error=warn ! appsink name=sink"
+    )
+    assert result.eos, result.error_texts
+    assert len(result.warnings) == 3 and RAISED_NAMES[case] in result.warnings[0][0]
+    # The output buffers the library never wrote are not pushed: the input frames are.
+    assert [frame.data for frame in result.frames] == expected_frames(pipeline)
+
+
+@pytest.mark.parametrize("case", BASE_EXCEPTIONS)
+def test_check_reports_base_exceptions(write_library, capsys, case):
+    lib = base_exception_library(write_library, case, in_place=True)
+    assert main(["check", lib]) == 1
+    out = capsys.readouterr().out
+    assert f"raised {RAISED_NAMES[case]}" in out and "PROBLEM" in out
+
+
+# 3. custom-lib that is not Python source
+
+
+def test_compiled_module_as_custom_lib_is_an_error(pipeline, tmp_path):
+    import empycustom._native as native
+
+    compiled = tmp_path / os.path.basename(native.__file__)
+    shutil.copy(native.__file__, compiled)
+    result = pipeline(f"{SOURCE} ! empycustom custom-lib={compiled} ! fakesink", timeout=10)
+    assert not result.eos
+    assert result.errors, "no error reached the bus: an application waiting for one hangs"
+    text = result.errors[0][0]
+    assert f"custom-lib '{compiled}' is not Python source text" in text
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00", "is not Python source text"),
+        (b"\xff\xfe not utf-8 \xff\n", "failed to import: SyntaxError"),
+    ],
+)
+def test_unloadable_file_as_custom_lib_is_an_error(pipeline, tmp_path, content, expected):
+    path = tmp_path / "lib.py"
+    path.write_bytes(content)
+    result = pipeline(f"{SOURCE} ! empycustom custom-lib={path} ! fakesink", timeout=10)
+    assert not result.eos
+    assert f"custom-lib '{path}'" in result.errors[0][0] and expected in result.errors[0][0]
+
+
+def test_compiled_module_through_gst_launch_fails_with_an_error(gst_launch, tmp_path):
+    import empycustom._native as native
+
+    description = f"{SOURCE} ! empycustom custom-lib={native.__file__} ! fakesink"
+    completed = gst_launch(description.replace(",", " ! ", 0).split(), timeout=30)
+    assert completed.returncode != 0
+    assert "is not Python source text" in completed.stdout + completed.stderr
+
+
+# 4. A Gst.Buffer larger than the frame
+
+
+@pytest.mark.parametrize("size", [2 * FRAME_BYTES, FRAME_BYTES + 1, FRAME_BYTES - 100])
+def test_output_gst_buffer_of_a_wrong_size_is_refused(pipeline, write_library, size):
+    lib = write_library(
+        "from gi.repository import Gst\n"
+        "def process(in_buffer, in_meta, options, events):\n"
+        f"    return Gst.Buffer.new_wrapped(bytes({size})), ''\n"
+    )
+    result = pipeline(f"{SOURCE} ! empycustom custom-lib={lib} ! appsink name=sink")
+    assert not result.eos
+    assert result.frames == []
+    text = result.errors[0][0]
+    assert "process() returned a Gst.Buffer" in text
+    assert "uint8 (24, 32, 4) for RGBA 32x24" in text
+
+
+def test_output_gst_buffer_of_the_frame_size_is_taken(pipeline, write_library):
+    lib = write_library(
+        "from gi.repository import Gst\n"
+        "def process(in_buffer, in_meta, options, events):\n"
+        f"    return Gst.Buffer.new_wrapped(bytes(range(256)) * {FRAME_BYTES // 256}), ''\n"
+    )
+    result = pipeline(f"{SOURCE} ! empycustom custom-lib={lib} ! appsink name=sink")
+    assert result.eos, result.error_texts
+    assert [frame.data for frame in result.frames] == [bytes(range(256)) * 12] * 3
+
+
+# 5. A reload runs the file's current text
+
+
+def test_reload_runs_a_same_size_edit_made_within_the_same_second(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # the worst case: .pyc files written
+    path = tmp_path / "same.py"
+    path.write_text("VERSION = 1\ndef process_ip(b, m, o, e):\n    return [{'v': VERSION}]\n")
+    stamp = os.stat(path)
+    running = load_library(str(path), in_place=True)
+    path.write_text("VERSION = 2\ndef process_ip(b, m, o, e):\n    return [{'v': VERSION}]\n")
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same size, same time
+    new = load_new_version(running, in_place=True, options={})
+    try:
+        assert new.module.VERSION == 2
+        assert new.process_ip(None, {}, {}, {}) == [{"v": 2}]
+    finally:
+        running.unload()
+        new.unload()
+
+
+# 6. A relative custom-lib is resolved when the element starts
+
+
+def test_relative_custom_lib_is_resolved_at_start(pipeline, write_library, tmp_path, monkeypatch):
+    body = (
+        "def process_ip(io_buffer, in_meta, options, events):\n"
+        "    if in_meta['frame'][0]['frame_num'] == 20:\n"
+        "        raise ValueError('late')\n"
+        "    return [{{'where': '{where}'}}]\n"
+    )
+    first = write_library(body.format(where="first"), name="first/lib.py")
+    write_library(body.format(where="second"), name="second/lib.py")
+    monkeypatch.chdir(tmp_path / "first")
+
+    def move_and_reload(pipeline_: Gst.Pipeline, count: int) -> None:
+        if count == 5:
+            os.chdir(tmp_path / "second")  # the application changes its working folder
+            pipeline_.get_by_name("e").emit("reload")
+
+    result = pipeline(
+        f"videotestsrc num-buffers=30 ! {CAPS} ! empycustom name=e custom-lib=lib.py "
+        "in-place=true ! appsink name=sink max-buffers=1",
+        on_buffer=move_and_reload,
+    )
+    wheres = {frame.meta["frame"][0]["emcustom"]["where"] for frame in result.frames}
+    assert wheres == {"first"}
+    assert len(result.frames) == 20
+    assert f"custom-lib '{first}' raised ValueError: late" in result.errors[0][0]
+    assert os.path.isabs(first)
+
+
+# 9. out_meta JSON cannot hold names the function
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_out_meta_json_cannot_hold_names_the_function(pipeline, write_library, in_place):
+    lib = write_library(
+        "def process_ip(io_buffer, in_meta, options, events):\n"
+        "    return [{'x': object()}]\n"
+        "def process(in_buffer, in_meta, options, events):\n"
+        "    return in_buffer, [{'x': object()}]\n"
+    )
+    result = pipeline(
+        f"{SOURCE} ! empycustom custom-lib={lib} in-place={str(in_place).lower()} ! fakesink"
+    )
+    function = "process_ip" if in_place else "process"
+    assert f"{function}() returned out_meta that holds a value JSON cannot" in result.error_texts
