@@ -269,10 +269,24 @@ def test_to_json_refuses_what_json_refuses(value) -> None:
 @pytest.mark.parametrize(
     "text",
     ["[NaN, Infinity]", "123456789012345678901234567890", "-9223372036854775809", '"\\udc00"',
-     '{"a": [1, 2.5e-7, "x"]}', "1e400"],
+     '{"a": [1, 2.5e-7, "x"]}', "1e400", '["\u00e9", 18446744073709551616]',
+     '["\u20ac", -12345678901234567890123]', '["\U0001f600", 123456789012345678901]'],
 )  # fmt: skip
 def test_from_json_reads_what_json_loads_reads(text) -> None:
     assert repr(from_json(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("wide", ["", "\u00e9", "\u20ac", "\U0001f600"])  # 1, 1, 2, 4 bytes a char
+def test_has_digit_run_finds_runs_of_ascii_digits(wide) -> None:
+    assert _native.has_digit_run(wide + "a" + "1" * 19 + "b", 19)
+    assert _native.has_digit_run(wide + "1" * 19, 19)
+    assert not _native.has_digit_run(wide + "1" * 18 + "," + "1" * 18, 19)
+    assert not _native.has_digit_run(wide + "\u0661" * 30, 19)  # Arabic-Indic digits: no JSON
+    assert not _native.has_digit_run(wide, 1)
+    with pytest.raises(ValueError):
+        _native.has_digit_run("1", 0)
+    with pytest.raises(TypeError):
+        _native.has_digit_run(b"1", 1)
 
 
 # Custom meta
@@ -424,7 +438,9 @@ def test_add_text_signal_makes_a_plain_signal_with_one_string() -> None:
     signal_id = add_text_signal(Emitter, "told")
     assert signal_id == GObject.signal_lookup("told", Emitter)
     query = GObject.signal_query(signal_id)
-    assert list(query.param_types) == [GObject.TYPE_STRING]
+    # One string, lent to the handlers (G_SIGNAL_TYPE_STATIC_SCOPE, the type's lowest bit).
+    assert [hash(gtype) & ~1 for gtype in query.param_types] == [hash(GObject.TYPE_STRING)]
+    assert hash(query.param_types[0]) & 1
     assert query.return_type == GObject.TYPE_NONE
     emitter = Emitter()
     heard: list[str] = []

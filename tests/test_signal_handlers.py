@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
+from empycustom import _native
+from empycustom.gst.clib import gobject_pointer
 from empycustom.gst.runtime import GObject
-from empycustom.gst.signals import emit_reporting_errors
+from empycustom.gst.signals import add_text_signal, emit_text_reporting_errors
 
 
 class Emitter(GObject.Object):
-    __gsignals__ = {"ping": (GObject.SignalFlags.RUN_LAST, None, (str,))}
+    __gtype_name__ = "EmPyCustomTestPingEmitter"
+
+
+PING = add_text_signal(Emitter, "ping")
+
+
+def emit_reporting_errors(emitter: Emitter, text: str) -> list[str]:
+    return emit_text_reporting_errors(gobject_pointer(emitter), PING, text)
 
 
 def test_handler_exceptions_are_returned():
@@ -20,16 +31,40 @@ def test_handler_exceptions_are_returned():
     def broken(_o: GObject.Object, text: str) -> None:
         raise ValueError(f"cannot handle {text}")
 
-    assert emit_reporting_errors(emitter, "ping", "a") == []
+    assert emit_reporting_errors(emitter, "a") == []
     emitter.connect("ping", broken)
-    failures = emit_reporting_errors(emitter, "ping", "b")
+    failures = emit_reporting_errors(emitter, "b")
     assert len(failures) == 1
     assert "Traceback" in failures[0] and "ValueError: cannot handle b" in failures[0]
     assert heard == ["a", "b"]  # the other handler still ran
 
 
+def test_text_is_lent_to_handlers_and_survives_them():
+    emitter = Emitter()
+    heard: list[str] = []
+    emitter.connect("ping", lambda _o, text: heard.append(text))
+    text = "".join(["é", "x" * 100_000])  # not interned, freed if a handler could free it
+    assert emit_reporting_errors(emitter, text) == []
+    del text
+    assert heard == ["é" + "x" * 100_000]
+
+
+def test_emit_text_refuses_other_signals_and_values():
+    emitter = Emitter()
+    address = gobject_pointer(emitter)
+    notify = GObject.signal_lookup("notify", GObject.Object)
+    with pytest.raises(ValueError, match="not a text signal"):
+        _native.emit_text(address, notify, "x")
+    with pytest.raises(ValueError, match="not a text signal"):
+        _native.emit_text(address, 0, "x")
+    with pytest.raises(TypeError, match="str"):
+        _native.emit_text(address, PING, b"x")
+    with pytest.raises(ValueError, match="NULL"):
+        _native.emit_text(0, PING, "x")
+
+
 def test_other_exceptions_still_reach_the_previous_hook(capsys):
-    emit_reporting_errors(Emitter(), "ping", "installs the hook")
+    emit_reporting_errors(Emitter(), "installs the hook")
     try:
         raise KeyError("elsewhere")
     except KeyError:

@@ -282,17 +282,36 @@ static PyObject *read_rois(PyObject *module, PyObject *const *args, Py_ssize_t n
   return Py_BuildValue("(NN)", objects, addresses);
 }
 
-/* Set (replacing) or add the "emcustom" param of a ROI, json=text. */
+/* A copy of size bytes of text, NUL-terminated. */
+static gchar *copy_text(const char *text, Py_ssize_t size) {
+  gchar *copy = g_malloc((gsize)size + 1);
+  memcpy(copy, text, (size_t)size);
+  copy[size] = '\0';
+  return copy;
+}
+
+/* Set a string field of a writable structure to text, which the caller knows is valid UTF-8
+ * (a Python str's UTF-8). gst_structure_id_take_value() validates every string it sets again
+ * (g_utf8_validate, about 1 ns a byte here: 50 us for a 50 kB meta); a NULL string is not
+ * validated, so the field is set to NULL once and its value then takes the text in place. */
+static void set_valid_text(GstStructure *structure, GQuark field, const char *text,
+                           Py_ssize_t size) {
+  const GValue *stored = gst_structure_id_get_value(structure, field);
+  if (stored == NULL || !G_VALUE_HOLDS_STRING(stored)) {
+    gst_structure_id_set(structure, field, G_TYPE_STRING, NULL, NULL);
+    stored = gst_structure_id_get_value(structure, field);
+  }
+  g_value_take_string((GValue *)stored, copy_text(text, size));
+}
+
+/* Set (replacing) or add the "emcustom" param of a ROI, json=text (valid UTF-8). */
 static void set_result(GstVideoRegionOfInterestMeta *roi, const char *text, Py_ssize_t size) {
-  GValue value = G_VALUE_INIT;
-  g_value_init(&value, G_TYPE_STRING);
-  g_value_take_string(&value, g_strndup(text, size));
   GstStructure *param = gst_video_region_of_interest_meta_get_param(roi, RESULT_PARAM);
   if (param != NULL) {
-    gst_structure_id_take_value(param, json_quark, &value);
+    set_valid_text(param, json_quark, text, size);
   } else {
     param = gst_structure_new_empty(RESULT_PARAM);
-    gst_structure_id_take_value(param, json_quark, &value);
+    set_valid_text(param, json_quark, text, size);
     gst_video_region_of_interest_meta_add_param(roi, param);
   }
 }
@@ -338,6 +357,10 @@ static PyObject *write_results(PyObject *module, PyObject *const *args, Py_ssize
   if (PyBytes_Check(args[1])) {
     text = PyBytes_AS_STRING(args[1]);
     size = PyBytes_GET_SIZE(args[1]);
+    if (!g_utf8_validate(text, size, NULL)) {
+      PyErr_SetString(PyExc_ValueError, "results_json is not valid UTF-8");
+      text = NULL;
+    }
   } else if (PyUnicode_Check(args[1])) {
     text = PyUnicode_AsUTF8AndSize(args[1], &size);
   } else {
@@ -400,10 +423,15 @@ static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssi
     return PyErr_Format(PyExc_RuntimeError, "the custom meta %s is not registered",
                         CUSTOM_META_NAME);
   }
-  GValue value = G_VALUE_INIT;
-  g_value_init(&value, G_TYPE_STRING);
-  g_value_take_string(&value, g_strndup(utf8, size));
-  gst_structure_id_take_value(gst_custom_meta_get_structure(meta), json_quark, &value);
+  GstStructure *structure = gst_custom_meta_get_structure(meta);
+  if (bytes == NULL) {
+    set_valid_text(structure, json_quark, utf8, size);
+  } else { /* not valid UTF-8: GStreamer checks and refuses it as before */
+    GValue value = G_VALUE_INIT;
+    g_value_init(&value, G_TYPE_STRING);
+    g_value_take_string(&value, copy_text(utf8, size));
+    gst_structure_id_take_value(structure, json_quark, &value);
+  }
   Py_XDECREF(bytes);
   Py_RETURN_NONE;
 }
@@ -440,10 +468,70 @@ static PyObject *add_text_signal(PyObject *module, PyObject *const *args, Py_ssi
     return PyErr_Format(PyExc_TypeError, "add_text_signal() needs a GObject type");
   if (g_signal_lookup(name, (GType)type) != 0)
     return PyErr_Format(PyExc_ValueError, "%s already has a signal %s", g_type_name(type), name);
+  /* Static scope: an emission lends its string to the handlers instead of copying it. */
   guint signal_id = g_signal_new(name, (GType)type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                 G_TYPE_NONE, 1, G_TYPE_STRING);
+                                 G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
   if (signal_id == 0) return PyErr_Format(PyExc_ValueError, "invalid signal name %s", name);
   return PyLong_FromUnsignedLong(signal_id);
+}
+
+/* emit_text(object_address, signal_id, text): a signal made by add_text_signal() emitted by its
+ * id, with the str's UTF-8 lent to the handlers. PyGObject's emit() looks the signal up by
+ * name and copies its arguments into GValues at every call. A Python handler that raises is
+ * reported by PyGObject's closure (sys.excepthook), as with emit(). */
+static PyObject *emit_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("emit_text", nargs, 3) < 0) return NULL;
+  GObject *object = address_argument(args[0], "object");
+  if (object == NULL) return NULL;
+  unsigned long signal_id = PyLong_AsUnsignedLong(args[1]);
+  if (signal_id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+  if (!PyUnicode_Check(args[2])) return PyErr_Format(PyExc_TypeError, "text must be a str");
+  const char *text = PyUnicode_AsUTF8(args[2]);
+  if (text == NULL) return NULL;
+  GSignalQuery query;
+  g_signal_query((guint)signal_id, &query);
+  if (query.signal_id == 0 || !g_type_is_a(G_OBJECT_TYPE(object), query.itype) ||
+      query.n_params != 1 || (query.param_types[0] & ~G_SIGNAL_TYPE_STATIC_SCOPE) != G_TYPE_STRING)
+    return PyErr_Format(PyExc_ValueError, "signal %lu is not a text signal of %s", signal_id,
+                        G_OBJECT_TYPE_NAME(object));
+  Py_INCREF(args[2]); /* a handler cannot free the text it is lent */
+  g_signal_emit(object, (guint)signal_id, 0, text);
+  Py_DECREF(args[2]);
+  if (PyErr_Occurred()) return NULL;
+  Py_RETURN_NONE;
+}
+
+/* One function per str character width, so that the loop does not branch on it. */
+#define DIGIT_RUN(NAME, CHAR)                                                  \
+  static int NAME(const void *data, Py_ssize_t size, Py_ssize_t wanted) {      \
+    const CHAR *chars = data;                                                  \
+    Py_ssize_t run = 0;                                                        \
+    for (Py_ssize_t index = 0; index < size && run < wanted; index++)          \
+      run = chars[index] >= '0' && chars[index] <= '9' ? run + 1 : 0;          \
+    return run >= wanted;                                                      \
+  }
+DIGIT_RUN(digit_run_ucs1, Py_UCS1)
+DIGIT_RUN(digit_run_ucs2, Py_UCS2)
+DIGIT_RUN(digit_run_ucs4, Py_UCS4)
+
+/* has_digit_run(text, length): whether text holds `length` ASCII digits in a row, in one pass
+ * (the regular expression \d{19} took 9 ns a character here, more than parsing the JSON). */
+static PyObject *has_digit_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("has_digit_run", nargs, 2) < 0) return NULL;
+  if (!PyUnicode_Check(args[0])) return PyErr_Format(PyExc_TypeError, "text must be a str");
+  Py_ssize_t wanted = PyLong_AsSsize_t(args[1]);
+  if (wanted == -1 && PyErr_Occurred()) return NULL;
+  if (wanted < 1) return PyErr_Format(PyExc_ValueError, "length must be at least 1");
+  PyObject *text = args[0];
+  Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+  const void *data = PyUnicode_DATA(text);
+  int found;
+  switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND: found = digit_run_ucs1(data, size, wanted); break;
+    case PyUnicode_2BYTE_KIND: found = digit_run_ucs2(data, size, wanted); break;
+    default: found = digit_run_ucs4(data, size, wanted); break;
+  }
+  return PyBool_FromLong(found);
 }
 
 /* A mapped buffer that lends its bytes through the buffer protocol, for numpy views of frames.
@@ -650,6 +738,12 @@ static PyMethodDef methods[] = {
      "add_text_signal(gtype, name) -> signal id\n\n"
      "Add a RUN_LAST signal taking one string, without a class handler, to a GObject type "
      "(hash() of a GType is its value)."},
+    {"emit_text", (PyCFunction)(void (*)(void))emit_text, METH_FASTCALL,
+     "emit_text(object_address, signal_id, text) -> None\n\n"
+     "Emit a signal made by add_text_signal() by its id, lending text's UTF-8 to the handlers."},
+    {"has_digit_run", (PyCFunction)(void (*)(void))has_digit_run, METH_FASTCALL,
+     "has_digit_run(text, length) -> bool\n\n"
+     "Whether text holds at least length ASCII digits in a row (one linear pass)."},
     {"map_buffer", (PyCFunction)(void (*)(void))map_buffer, METH_FASTCALL,
      "map_buffer(buffer_address, flags) -> MappedBuffer | None\n\n"
      "Map a buffer (flags: MAP_READ, MAP_WRITE or both); None when writing is asked for and the "

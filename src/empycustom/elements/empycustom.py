@@ -21,7 +21,7 @@ from empycustom.gst.clib import gobject_pointer
 from empycustom.gst.debug import DEBUG, LOG, DebugCategory
 from empycustom.gst.messages import post_error, post_warning, report_error, report_warning
 from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
-from empycustom.gst.signals import add_text_signal, emit_reporting_errors
+from empycustom.gst.signals import add_text_signal, emit_text_reporting_errors
 from empycustom.library.loader import (
     CustomLibrary,
     LibraryError,
@@ -492,7 +492,7 @@ class EmPyCustom(GstBase.BaseTransform):
         write_results(rois, results_to_write(objects))
         # Emitting costs ~15 us per buffer in a streaming thread even with nobody listening.
         if not settings.silent and _native.has_handler(self._address, NEW_META_SIGNAL):
-            failures = emit_reporting_errors(self, "new-meta", text)
+            failures = emit_text_reporting_errors(self._address, NEW_META_SIGNAL, text)
             if failures:
                 self._handler_failed(state, failures)
         return FLOW_OK

@@ -1,9 +1,9 @@
 """Emitting a signal so that a handler that raises is reported, not just printed.
 
-PyGObject catches an exception raised in a Python handler of a signal emitted from Python,
-prints it through `sys.excepthook` and lets `emit()` return normally: the stream goes on, but
-nobody is told. `emit_reporting_errors` captures those exceptions for the emitting thread only
-(other exceptions still reach the hook that was installed before) and returns them.
+PyGObject catches an exception raised in a Python handler of a signal, prints it through
+`sys.excepthook` and lets the emission return normally: the stream goes on, but nobody is told.
+`emit_text_reporting_errors` captures those exceptions for the emitting thread only (other
+exceptions still reach the hook that was installed before) and returns them.
 """
 
 from __future__ import annotations
@@ -41,8 +41,13 @@ def add_text_signal(cls: type[GObject.Object], name: str) -> int:
     return _native.add_text_signal(hash(cls.__gtype__), name)  # hash() of a GType: its value
 
 
-def emit_reporting_errors(obj: GObject.Object, signal: str, *args: Any) -> list[str]:
-    """Emit `signal`; return the tracebacks of the handlers that raised (usually none)."""
+def emit_text_reporting_errors(address: int, signal_id: int, text: str) -> list[str]:
+    """Emit the text signal `signal_id` (from add_text_signal) of the GObject at `address`.
+
+    Returns the tracebacks of the handlers that raised (usually none). The signal is emitted by
+    its id from C, the text lent to the handlers: PyGObject's `emit()` looks the signal up by
+    name and copies the text at every call.
+    """
     global _previous_hook
     if _previous_hook is None:
         # Installed once: an application hook set later replaces ours (PyGObject then calls
@@ -52,7 +57,7 @@ def emit_reporting_errors(obj: GObject.Object, signal: str, *args: Any) -> list[
     errors: list[str] = []
     _capture.errors = errors
     try:
-        obj.emit(signal, *args)
+        _native.emit_text(address, signal_id, text)
     except Exception:  # a PyGObject that passes handler exceptions on to the emitter
         errors.append(traceback.format_exc())
     finally:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import ast
 import json
 import math
-import re
 from typing import Any
 
 import orjson
+
+from empycustom._native import has_digit_run
 
 
 class OutMetaError(ValueError):
@@ -46,7 +47,7 @@ def parse_out_meta(value: Any, function_name: str) -> list[Any] | dict[str, Any]
         return value
     if isinstance(value, (str, bytes)):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        if not text.strip():
+        if not text or text.isspace():  # without strip()'s copy of a long text
             return []
         value = _parse_text(text, function_name)
     if isinstance(value, dict):
@@ -114,8 +115,9 @@ def _json_default(value: Any) -> Any:
 
 # orjson writes dataclasses and datetimes itself; json refuses them, and so must to_json.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-# orjson reads integers beyond 64 bits as floats; json keeps them exact.
-_LONG_NUMBER = re.compile(r"\d{19}")
+# orjson reads integers beyond 64 bits as floats; json keeps them exact. They have 19 digits
+# or more; the check is one pass in C (a regular expression cost more than the parse).
+_LONG_NUMBER_DIGITS = 19
 
 
 def to_json(meta: Any, function_name: str | None = None) -> str:
@@ -134,7 +136,7 @@ def to_json(meta: Any, function_name: str | None = None) -> str:
 
 def from_json(text: str) -> Any:
     """`json.loads`, through orjson where it gives the same result."""
-    if _LONG_NUMBER.search(text) is None:
+    if not has_digit_run(text, _LONG_NUMBER_DIGITS):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:  # json also reads NaN, Infinity, lone surrogates
