@@ -7,6 +7,16 @@ cli -> elements -> meta -> frames -> library -> gst (and the C extension `_nativ
 from empycustom.elements.registration import plugin_path, register
 from empycustom.frames.views import FrameError, frame
 from empycustom.meta.custom_meta import read_meta, read_meta_json
+from empycustom.meta.editing import add_object, remove_object
 
-__all__ = ["FrameError", "frame", "plugin_path", "read_meta", "read_meta_json", "register"]
+__all__ = [
+    "FrameError",
+    "add_object",
+    "frame",
+    "plugin_path",
+    "read_meta",
+    "read_meta_json",
+    "register",
+    "remove_object",
+]
 __version__ = "0.1.0"

@@ -34,6 +34,7 @@ from empycustom.library.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatche
 from empycustom.library.starter import START_WAIT_S, BackgroundStart
 from empycustom.meta import custom_meta
 from empycustom.meta.chain import carry_upstream, results_to_write
+from empycustom.meta.editing import close_frame, open_frame
 from empycustom.meta.inmeta import build_in_meta
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import analytics_unavailable, parse_labels, read_objects, write_results
@@ -467,6 +468,7 @@ class EmPyCustom(GstBase.BaseTransform):
         function_name = required_function(outbuf is None)
         library = state.library
         open_maps = OpenMaps(inbuf)
+        open_frame(in_meta, downstream, rois, settings.label_ids)  # for add_object()
         try:
             if outbuf is None:
                 out_meta = library.process_ip(inbuf, in_meta, settings.options, events)
@@ -483,6 +485,7 @@ class EmPyCustom(GstBase.BaseTransform):
         except BaseException as error:
             return self._library_failed(settings, library, function_name, error, inbuf, outbuf)
         finally:
+            close_frame(in_meta)
             left_open = open_maps.release()
             if left_open:
                 self._warn_forgotten_maps(state, function_name, left_open)
