@@ -7,13 +7,16 @@ code after a reload, relative paths, out_meta JSON cannot hold.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 
 import pytest
+from pipeline import gst_environment
 
 from empycustom.cli.main import main
-from empycustom.gst.runtime import Gst
+from empycustom.gst.runtime import GLib, Gst
 from empycustom.library.loader import load_library
 from empycustom.library.reload import load_new_version
 
@@ -220,3 +223,93 @@ def test_out_meta_json_cannot_hold_names_the_function(pipeline, write_library, i
     )
     function = "process_ip" if in_place else "process"
     assert f"{function}() returned out_meta that holds a value JSON cannot" in result.error_texts
+
+
+# 7. Bad values on the command line are not lost
+
+
+def inspect_text() -> str:
+    completed = subprocess.run(
+        ["gst-inspect-1.0", "empycustom"],
+        capture_output=True, text=True, timeout=60, env=gst_environment(),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_inspect_lists_the_choices_of_on_error_and_reload():
+    text = inspect_text()
+    assert 'Enum "GstEmPyCustomOnError" Default: 0, "error"' in text
+    for nick in ("error", "warn", "drop"):
+        assert re.search(rf"\(\d\): {nick} +- Post ", text), nick
+    assert 'Enum "GstEmPyCustomReload" Default: 0, "off"' in text
+    assert re.search(r"\(1\): on-change +- Reload once", text)
+
+
+@pytest.mark.parametrize("setting", ["on-error=wran", "reload=sometimes"])
+def test_gst_launch_refuses_a_typo_in_a_choice(gst_launch, write_library, setting):
+    lib = write_library("def process_ip(b, m, o, e):\n    return []\n")
+    completed = gst_launch(
+        ["videotestsrc", "num-buffers=2", "!", "empycustom", f"custom-lib={lib}",
+         "in-place=true", setting, "!", "fakesink"]
+    )  # fmt: skip
+    assert completed.returncode != 0
+    name, value = setting.split("=")
+    assert f'could not set property "{name}"' in completed.stderr + completed.stdout
+    assert f'to "{value}"' in completed.stderr + completed.stdout
+
+
+def test_parse_launch_refuses_a_typo_in_a_choice():
+    with pytest.raises(GLib.Error, match='could not set property "on-error"'):
+        Gst.parse_launch("videotestsrc ! empycustom on-error=wran ! fakesink")
+
+
+def test_choices_typed_as_today_still_work(pipeline, write_library):
+    lib = write_library(
+        "def process_ip(b, m, o, e):\n"
+        "    if m['frame'][0]['frame_num'] == 1:\n"
+        "        raise ValueError('one')\n"
+        "    return []\n"
+    )
+    result = pipeline(
+        f"{SOURCE} ! empycustom name=e custom-lib={lib} in-place=true on-error=drop "
+        "reload=on-change ! appsink name=sink"
+    )
+    assert result.eos and len(result.frames) == 2
+    assert "frame dropped (on-error=drop)" in result.warning_texts
+    element = result.pipeline.get_by_name("e")
+    assert element.get_property("on-error").value_nick == "drop"
+    assert element.get_property("reload").value_nick == "on-change"
+
+
+def test_non_json_events_from_a_launch_line_are_reported_at_start(pipeline, write_library):
+    lib = write_library("def process_ip(b, m, o, e):\n    return [e]\n")
+    result = pipeline(
+        f"{SOURCE} ! empycustom name=e custom-lib={lib} in-place=true events=not-json ! "
+        "appsink name=sink"
+    )
+    assert result.eos, result.error_texts
+    texts = [text for text, _ in result.warnings]
+    assert len(texts) == 1
+    assert "property 'events' must be a JSON object, got 'not-json'" in texts[0]
+    assert "(set before the element started)" in texts[0]
+
+
+def test_non_json_events_through_gst_launch_are_reported(gst_launch, write_library):
+    lib = write_library("def process_ip(b, m, o, e):\n    return [e]\n")
+    completed = gst_launch(
+        ["videotestsrc", "num-buffers=2", "!", "empycustom", f"custom-lib={lib}",
+         "in-place=true", "events={broken", "!", "fakesink"]
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert "property 'events' must be a JSON object" in completed.stdout + completed.stderr
+
+
+def test_non_json_options_through_gst_launch_fail_the_start(gst_launch, write_library):
+    lib = write_library("def process_ip(b, m, o, e):\n    return [o]\n")
+    completed = gst_launch(
+        ["videotestsrc", "num-buffers=2", "!", "empycustom", f"custom-lib={lib}",
+         "in-place=true", "options={broken", "!", "fakesink"]
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "property 'options' must be a JSON object" in completed.stdout + completed.stderr

@@ -104,7 +104,7 @@ def test_concurrent_setters_lose_no_update(write_library, pipeline):
         writer.join()
     assert element.get_property("process-interval") == 5000
     assert element.get_property("silent") is True
-    assert element.get_property("on-error") == "drop"
+    assert element.get_property("on-error").value_nick == "drop"
     assert element.get_property("custom-lib") == library
 
 

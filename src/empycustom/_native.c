@@ -534,6 +534,38 @@ static PyObject *has_digit_run(PyObject *module, PyObject *const *args, Py_ssize
   return PyBool_FromLong(found);
 }
 
+/* An enum type for a property, so gst-inspect lists the choices and gst-launch refuses a typo.
+ * PyGObject cannot register one from Python (a GObject.GEnum subclass stays plain GEnum). The
+ * values are never freed: a registered type lives as long as the process. */
+static PyObject *register_enum(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("register_enum", nargs, 2) < 0) return NULL;
+  const char *name = PyUnicode_AsUTF8(args[0]);
+  if (name == NULL) return NULL;
+  GType existing = g_type_from_name(name);
+  if (existing != 0) {
+    if (!G_TYPE_IS_ENUM(existing))
+      return PyErr_Format(PyExc_ValueError, "%s is already a type, not an enum", name);
+    return PyLong_FromSize_t(existing);
+  }
+  PyObject *choices = PySequence_Fast(args[1], "register_enum() needs a sequence of pairs");
+  if (choices == NULL) return NULL;
+  Py_ssize_t count = PySequence_Fast_GET_SIZE(choices);
+  GEnumValue *values = g_new0(GEnumValue, count + 1);
+  for (Py_ssize_t index = 0; index < count; index++) {
+    const char *nick, *description;
+    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(choices, index), "ss", &nick, &description)) {
+      Py_DECREF(choices);
+      g_free(values); /* the strings already copied are lost: only after a programming error */
+      return NULL;
+    }
+    values[index].value = (gint)index;
+    values[index].value_nick = g_strdup(nick);
+    values[index].value_name = g_strdup(description);
+  }
+  Py_DECREF(choices);
+  return PyLong_FromSize_t(g_enum_register_static(g_intern_string(name), values));
+}
+
 /* A mapped buffer that lends its bytes through the buffer protocol, for numpy views of frames.
  * gst-python's Buffer.map() and unmap() cost about 6 us together, this about 0.3 us. unmap()
  * also drops the reference taken at map time: a buffer must stay writable for what follows. */
@@ -744,6 +776,10 @@ static PyMethodDef methods[] = {
     {"has_digit_run", (PyCFunction)(void (*)(void))has_digit_run, METH_FASTCALL,
      "has_digit_run(text, length) -> bool\n\n"
      "Whether text holds at least length ASCII digits in a row (one linear pass)."},
+    {"register_enum", (PyCFunction)(void (*)(void))register_enum, METH_FASTCALL,
+     "register_enum(name, [(nick, description), ...]) -> gtype\n\n"
+     "Register a GEnum type whose values are 0, 1, ... in the order given (or return the "
+     "type registered under that name before)."},
     {"map_buffer", (PyCFunction)(void (*)(void))map_buffer, METH_FASTCALL,
      "map_buffer(buffer_address, flags) -> MappedBuffer | None\n\n"
      "Map a buffer (flags: MAP_READ, MAP_WRITE or both); None when writing is asked for and the "

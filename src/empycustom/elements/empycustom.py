@@ -19,6 +19,7 @@ from empycustom.frames.maps import OpenMaps, forgotten_maps_text
 from empycustom.frames.views import FORMATS, OutputFrameError, copy_frame, write_output
 from empycustom.gst.clib import gobject_pointer
 from empycustom.gst.debug import DEBUG, LOG, DebugCategory
+from empycustom.gst.enums import register_enum
 from empycustom.gst.messages import post_error, post_warning, report_error, report_warning
 from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.gst.signals import add_text_signal, emit_text_reporting_errors
@@ -30,7 +31,7 @@ from empycustom.library.loader import (
     stop_library,
 )
 from empycustom.library.options import PropertyValueError, parse_json_object
-from empycustom.library.reload import CHECK_INTERVAL_S, RELOAD_MODES, FileWatcher, load_new_version
+from empycustom.library.reload import CHECK_INTERVAL_S, FileWatcher, load_new_version
 from empycustom.library.starter import START_WAIT_S, BackgroundStart
 from empycustom.meta import custom_meta
 from empycustom.meta.chain import carry_upstream, results_to_write
@@ -50,7 +51,21 @@ CAPS = Gst.Caps.from_string(
     "framerate=(fraction)[ 0/1, 2147483647/1 ]"
 )
 
-ON_ERROR_POLICIES = ("error", "warn", "drop")
+ON_ERROR = register_enum(
+    "GstEmPyCustomOnError",
+    [
+        ("error", "Post an error and stop the stream"),
+        ("warn", "Post a warning and pass the frame unchanged"),
+        ("drop", "Post a warning and drop the frame"),
+    ],
+)
+RELOAD = register_enum(
+    "GstEmPyCustomReload",
+    [
+        ("off", "Never reload on its own"),
+        ("on-change", "Reload once the file has changed and stayed the same between two looks"),
+    ],
+)
 # Looked up once: each Gst.<Enum>.<VALUE> goes through gi's override proxy (~1 us).
 FLOW_OK = Gst.FlowReturn.OK
 FLOW_ERROR = Gst.FlowReturn.ERROR
@@ -157,16 +172,16 @@ class EmPyCustom(GstBase.BaseTransform):
             GObject.ParamFlags.READABLE,
         ),
         "on-error": (
-            str,
+            ON_ERROR.gtype,
             "On error",
             'What an exception in the custom library or unparsable out_meta does: "error" '
             'posts an error and stops the stream, "warn" posts a warning and passes the frame '
             'unchanged, "drop" posts a warning and drops the frame.',
-            "error",
+            0,
             RW,
         ),
         "reload": (
-            str,
+            RELOAD.gtype,
             "Reload",
             'When a new version of custom-lib replaces the running one: "off" never; '
             '"on-change" once the file has changed and then stayed the same between two looks '
@@ -174,7 +189,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "buffer boundary: its start() runs, then the old version's stop(). If it fails to "
             "import or start, the old one keeps running and a warning is posted. The reload "
             "action signal reloads at the next processed buffer, whatever this is.",
-            "off",
+            0,
             RW,
         ),
         "labels": (
@@ -201,6 +216,7 @@ class EmPyCustom(GstBase.BaseTransform):
         self._pending_events: dict[str, Any] = {}
         self._events_lock = threading.Lock()
         self._reload_requested = False
+        self._refused_before_start: list[str] = []
         self._address = gobject_pointer(self)
         self.set_in_place(False)
 
@@ -226,9 +242,9 @@ class EmPyCustom(GstBase.BaseTransform):
             state = self._state
             return state.last_meta if state is not None else self._last_meta_after_stop
         if name == "on-error":
-            return settings.on_error
+            return ON_ERROR.value(settings.on_error)
         if name == "reload":
-            return settings.reload
+            return RELOAD.value(settings.reload)
         if name == "labels":
             return settings.labels_text
         raise AttributeError(f"unknown property {name}")
@@ -256,9 +272,9 @@ class EmPyCustom(GstBase.BaseTransform):
         elif name == "silent":
             self._update(silent=value)
         elif name == "on-error":
-            self._set_choice(name, value, ON_ERROR_POLICIES, "on_error")
+            self._update(on_error=ON_ERROR.nick(value))
         elif name == "reload":
-            self._set_choice(name, value, RELOAD_MODES, "reload")
+            self._update(reload=RELOAD.nick(value))
         elif name == "labels":
             self._update(labels_text=value, label_ids=parse_labels(value))
         else:
@@ -269,16 +285,12 @@ class EmPyCustom(GstBase.BaseTransform):
         with self._settings_lock:
             self._settings = dataclasses.replace(self._settings, **changes)
 
-    def _set_choice(self, name: str, value: str, choices: tuple[str, ...], field: str) -> None:
-        if value not in choices:
-            self._refuse(
-                f"property '{name}' must be one of {', '.join(choices)}; "
-                f"got {value!r}, keeping {getattr(self._settings, field)!r}"
-            )
-            return
-        self._update(**{field: value})
-
     def _refuse(self, text: str) -> None:
+        if self._state is None:
+            # Maybe no bus yet (gst-launch and parse_launch set properties first): said at start.
+            CAT.warning(self, text)
+            self._refused_before_start.append(text)
+            return
         report_warning(self, CAT, text, domain="settings")
 
     def _set_options(self, text: str | None) -> None:
@@ -313,6 +325,9 @@ class EmPyCustom(GstBase.BaseTransform):
 
     def do_start(self) -> bool:
         settings = self._settings
+        refused, self._refused_before_start = self._refused_before_start, []
+        for text in refused:
+            post_warning(self, f"{text} (set before the element started)", domain="settings")
         try:
             # Parsed again only to report an invalid value set while stopped.
             options = parse_json_object(settings.options_text, "options")
