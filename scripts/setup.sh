@@ -35,6 +35,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   [ ! -f "${native[0]}" ] || [ src/empycustom/_native.c -nt "${native[0]}" ]; then
   .venv/bin/pip install -q --upgrade pip
   # PyGObject 3.48.2 removes the "created element should be floating" CRITICAL of Debian's 3.42.
-  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev,opencv,torch]"
+  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev,examples,opencv,torch]"
   touch "$stamp"
 fi
