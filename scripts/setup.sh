@@ -11,6 +11,7 @@ APT_PACKAGES=(
   python3-venv python3-dev python3-numpy libgirepository1.0-dev libcairo2-dev pkg-config gcc
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev  # headers of the _native extension
   valgrind  # make bench-instructions
+  mosquitto redis-server openssl  # brokers the metapublish tests start on free ports
 )
 
 missing=()
@@ -35,6 +36,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   [ ! -f "${native[0]}" ] || [ src/empycustom/_native.c -nt "${native[0]}" ]; then
   .venv/bin/pip install -q --upgrade pip
   # PyGObject 3.48.2 removes the "created element should be floating" CRITICAL of Debian's 3.42.
-  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev,examples,opencv,torch]"
+  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev,examples,opencv,torch,publish]"
   touch "$stamp"
 fi

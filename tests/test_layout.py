@@ -1,5 +1,5 @@
 """The package's layers: every module imports, and imports point one way (cli -> elements ->
-meta -> frames -> library -> gst), as the packages' docstrings say."""
+publish -> meta -> frames -> library -> gst), as the packages' docstrings say."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1] / "src" / "empycustom"
 # Lower number = lower layer. A module may import its own layer and those below it.
-LAYERS = {"_native": 0, "gst": 1, "library": 2, "frames": 3, "meta": 4, "elements": 5, "cli": 6}
+LAYERS = {"_native": 0, "gst": 1, "library": 2, "frames": 3, "meta": 4, "publish": 5, "elements": 6,
+          "cli": 7}
 # Outside the layering: the public facade, the plugin-loader entries, the example libraries.
 UNLAYERED = {"__init__", "plugins", "examples"}
 

@@ -1,4 +1,5 @@
-"""The GStreamer elements (empycustom, aimeta, perf), one file each, and their registration.
+"""The GStreamer elements (empycustom, aimeta, perf, metapublish), one file each, and their
+registration.
 
-GStreamer glue only: may import `meta`, `frames`, `library`, `gst`; never `cli`.
+GStreamer glue only: may import `publish`, `meta`, `frames`, `library`, `gst`; never `cli`.
 """

@@ -8,9 +8,8 @@ per frame to a file or stdout. Frames without empycustom meta pass without a tra
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 from empycustom._native import keep_thread_state
 from empycustom.gst.debug import DebugCategory
@@ -18,10 +17,9 @@ from empycustom.gst.messages import post_error, report_error
 from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.gst.signals import add_text_signal
 from empycustom.meta.custom_meta import read_meta_json
+from empycustom.publish.file import JsonLinesFile
 
 CAT = DebugCategory("aimeta", "Reads the merged meta of empycustom elements")
-
-STDOUT = "-"
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Settings:
 class State:
     """What exists only between start and stop."""
 
-    output: TextIO | None = None
+    output: JsonLinesFile | None = None
     last_meta: str | None = None
 
 
@@ -106,11 +104,9 @@ class AiMeta(GstBase.BaseTransform):
     def do_start(self) -> bool:
         location = self._settings.location
         output = None
-        if location == STDOUT:
-            output = sys.stdout
-        elif location is not None:
+        if location is not None:
             try:
-                output = open(location, "a", encoding="utf-8")  # closed in do_stop
+                output = JsonLinesFile(location)  # closed in do_stop
             except OSError as error:
                 text = f"cannot open location '{location}' for appending: {error.strerror}"
                 report_error(self, CAT, text, str(error), domain="resource")
@@ -123,7 +119,7 @@ class AiMeta(GstBase.BaseTransform):
         if state is None:
             return True
         self._last_meta_after_stop = state.last_meta
-        if state.output is not None and state.output is not sys.stdout:
+        if state.output is not None:
             state.output.close()
         return True
 
@@ -140,8 +136,7 @@ class AiMeta(GstBase.BaseTransform):
         CAT.debug(self, text)
         if state.output is not None:
             try:
-                state.output.write(text + "\n")
-                state.output.flush()
+                state.output.write_line(text)
             except OSError as error:
                 location = self._settings.location
                 text = f"cannot write to location '{location}': {error.strerror}"

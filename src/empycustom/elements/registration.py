@@ -12,6 +12,7 @@ ELEMENTS = {
     "empycustom": "empycustom.elements.empycustom:EmPyCustom",
     "aimeta": "empycustom.elements.aimeta:AiMeta",
     "perf": "empycustom.elements.perf:Perf",
+    "metapublish": "empycustom.elements.metapublish:MetaPublish",
 }
 
 

@@ -1,0 +1,227 @@
+"""The publisher: the streaming thread hands it messages, two threads of its own do the rest.
+
+- `submit()` (the streaming thread) appends to a memory queue: no I/O, no lock held for long.
+- The writer thread moves queued messages into the outbox on disk, whatever the broker does.
+- The sender thread connects (backoff doubling up to a cap), sends the outbox's records in
+  order, a window at a time, and drops each from the outbox when the broker acknowledged it.
+  After a reconnect it starts again at the oldest record not acknowledged (so a message can
+  arrive twice, never not at all while it is in the outbox).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from empycustom.publish.backends import Backend, ConnectFailed, ConnectionLost
+from empycustom.publish.outbox import Outbox, OutboxClosed
+
+# report(level, text): level is "error", "warning" or "info"; texts hold no secrets.
+Report = Callable[[str, str], None]
+
+INITIAL_BACKOFF = 0.1  # seconds before the first reconnect attempt
+QUEUE_LIMIT = 100_000  # messages waiting in memory for the writer thread (it is never that late)
+DROP_WARNING_INTERVAL = 5.0  # seconds between two "outbox full" warnings
+
+
+@dataclass
+class Counters:
+    delivered: int = 0  # acknowledged by the broker
+    dropped: int = 0  # the oldest, thrown away because the outbox was full
+
+
+class Publisher:
+    def __init__(
+        self,
+        backend: Backend,
+        outbox: Outbox,
+        report: Report,
+        *,
+        broker: str,
+        window: int = 256,
+        reconnect_max: float = 10.0,
+    ) -> None:
+        self.backend = backend
+        self.outbox = outbox
+        self.report = report
+        self.broker = broker  # redacted URI, for messages
+        self.window = window
+        self.reconnect_max = reconnect_max
+        self.counters = Counters()
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued = threading.Event()  # the writer has something to do
+        self._appended = threading.Event()  # the sender has something to do
+        self._stopping = threading.Event()
+        self._drain_deadline = 0.0
+        self._connected = False
+        self._threads: list[threading.Thread] = []
+        self._drop_warned_at = -DROP_WARNING_INTERVAL
+
+    # -- the streaming thread -----------------------------------------------------------------
+    def submit(self, destination: str, payload: bytes) -> None:
+        if len(self._queue) >= QUEUE_LIMIT:
+            self.counters.dropped += 1
+            return
+        self._queue.append(destination.encode() + b"\t" + payload)
+        if not self._queued.is_set():
+            self._queued.set()
+
+    # -- control ------------------------------------------------------------------------------
+    def start(self) -> None:
+        for target, name in ((self._write_loop, "writer"), (self._send_loop, "sender")):
+            thread = threading.Thread(target=target, name=f"empycustom-publish-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def pending(self) -> int:
+        """Messages not yet acknowledged: in memory and in the outbox."""
+        return len(self._queue) + len(self.outbox)
+
+    def stop(self, drain_timeout: float) -> int:
+        """Stop the threads; while connected, first wait up to `drain_timeout` s for the outbox
+        to be delivered. Returns how many messages were left undelivered (kept in the outbox)."""
+        self._drain_deadline = time.monotonic() + drain_timeout
+        self._stopping.set()
+        self._queued.set()
+        self._appended.set()
+        writer, sender = self._threads
+        writer.join()
+        sender.join(drain_timeout + 2 * 5.0)  # a connect attempt in progress ends within 5 s
+        left = len(self.outbox)
+        self.outbox.close()
+        return left
+
+    # -- the writer thread --------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while True:
+            stopping = self._stopping.is_set()
+            self._queued.wait(0.5)
+            self._queued.clear()
+            records = []
+            while self._queue:
+                records.append(self._queue.popleft())
+            if records:
+                dropped = self.outbox.append(records)
+                self._appended.set()
+                if dropped:
+                    self._dropped(dropped)
+            if stopping and not self._queue:
+                return
+
+    def _dropped(self, count: int) -> None:
+        self.counters.dropped += count
+        now = time.monotonic()
+        if now - self._drop_warned_at >= DROP_WARNING_INTERVAL:
+            self._drop_warned_at = now
+            self.report(
+                "warning",
+                f"the outbox is full (outbox-limit {self.outbox.limit_bytes} bytes) while "
+                f"{self.broker} is unreachable: the oldest messages are dropped, "
+                f"{self.counters.dropped} so far",
+            )
+
+    # -- the sender thread --------------------------------------------------------------------
+    def _send_loop(self) -> None:
+        try:
+            self._send_until_stopped()
+        except OutboxClosed:
+            pass  # stop() gave up waiting for this thread
+        finally:
+            self._connected = False
+            self.backend.close()
+
+    def _send_until_stopped(self) -> None:
+        backoff = INITIAL_BACKOFF
+        reported: str | None = None  # the failure already reported in this outage
+        outage = False
+        while True:
+            if self._stopping.is_set() and (
+                not self._connected
+                or len(self.outbox) == 0
+                or time.monotonic() > self._drain_deadline
+            ):
+                return
+            if not self._connected:
+                try:
+                    self.backend.connect()
+                except ConnectFailed as failure:
+                    if str(failure) != reported:
+                        reported = str(failure)
+                        self._report_failure(failure, outage)
+                    outage = True
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, self.reconnect_max)
+                    continue
+                self._connected = True
+                backoff = INITIAL_BACKOFF
+                if outage:
+                    self.report(
+                        "info",
+                        f"connected to {self.broker} again; sending {len(self.outbox)} "
+                        "messages kept in the outbox first",
+                    )
+                outage, reported = False, None
+            try:
+                self._send_window()
+            except (ConnectionLost, ConnectFailed) as failure:
+                self._connected = False
+                self.backend.close()
+                outage = True
+                if isinstance(failure, ConnectFailed) and failure.permanent:
+                    reported = str(failure)
+                    self._report_failure(failure, outage)
+                else:
+                    reported = None
+                    self.report(
+                        "warning",
+                        f"lost the connection to {self.broker} ({failure}); messages are kept in "
+                        "the outbox and sent when it is back",
+                    )
+
+    def _send_window(self) -> None:
+        """Send what the window allows, then wait for acknowledgements until the window is
+        empty again or there is nothing more to do."""
+        next_seq = self.outbox.first
+        in_flight: set[int] = set()
+        while True:
+            if next_seq < self.outbox.first:
+                in_flight = {seq for seq in in_flight if seq >= self.outbox.first}
+                next_seq = self.outbox.first
+            room = self.window - len(in_flight)
+            if room > 0:
+                for seq, record in self.outbox.read(next_seq, room):
+                    destination, _, payload = record.partition(b"\t")
+                    self.backend.send(seq, destination.decode(), payload)
+                    in_flight.add(seq)
+                    next_seq = seq + 1
+            if not in_flight:
+                if self._stopping.is_set():
+                    return
+                self._appended.wait(0.05)
+                self._appended.clear()
+                self.backend.poll(0)  # keeps the connection alive (MQTT pings)
+                continue
+            acked = self.backend.poll(0.02)
+            if acked:
+                in_flight.difference_update(acked)
+                self.counters.delivered += len(acked)
+                oldest_in_flight = min(in_flight) if in_flight else next_seq
+                self.outbox.acknowledge(oldest_in_flight)
+            if self._stopping.is_set() and time.monotonic() > self._drain_deadline:
+                return
+
+    def _report_failure(self, failure: ConnectFailed, outage: bool) -> None:
+        what = "error" if failure.permanent else "warning"
+        self.report(
+            what,
+            f"cannot publish to {self.broker} (property {failure.setting}): {failure}; "
+            "messages are kept in the outbox and retried",
+        )
