@@ -247,8 +247,9 @@ def test_stopped_during_an_outage_then_restarted(pipeline, write_library, broker
     lib = write_library(FRAME_LIB)
     outbox = tmp_path / "outbox"
     broker.stop()
-    first = publish(
-        pipeline, lib, 300, f"broker={broker.uri('meta')} outbox={outbox} stop-timeout=0"
+    first = publish(  # live: 3 s, long enough for connection attempts to fail and be reported
+        pipeline, lib, 300, f"broker={broker.uri('meta')} outbox={outbox} stop-timeout=0",
+        live=True,
     )
     assert first.eos, first.error_texts
     assert "nothing accepts connections" in first.warning_texts
@@ -374,7 +375,8 @@ def test_unknown_host_is_a_warning_and_never_a_hang(pipeline, write_library) -> 
     lib = write_library(FRAME_LIB)
     started = time.monotonic()
     result = publish(
-        pipeline, lib, 100, "broker=mqtt://no-such-host.invalid/meta stop-timeout=0", timeout=30
+        pipeline, lib, 100, "broker=mqtt://no-such-host.invalid/meta stop-timeout=0",
+        live=True, timeout=30,
     )
     assert result.eos, result.error_texts
     assert time.monotonic() - started < 20
