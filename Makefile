@@ -16,7 +16,12 @@ lint: setup
 test: lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The peer the benchmark compares with: modelpipe's in-place hook needs only gi, numpy, pycairo.
+MODELPIPE := modelpipe==2.0.0
+
 bench: setup
+	@$(PY) -m pip install -q --no-deps $(MODELPIPE) >/dev/null 2>&1 || \
+		echo "bench: $(MODELPIPE) could not be installed (pip --no-deps); its rows are left out"
 	$(PY) benchmarks/bench.py
 
 bench-instructions: setup

@@ -6,8 +6,9 @@ threads, caches or memory: empycustom keeps the Python thread state of its strea
 and a baseline reusing that thread from GLib's pool would not pay what it pays on its own. A
 case's overhead is its time per buffer (CPU time of the child by default, or wall-clock time)
 minus its baseline's in the same repetition (C `identity` for most); the table shows medians
-over the repetitions, and the targets of issue 6 are checked on them. Results also go to JSON
-(--output).
+over the repetitions. Each empycustom case is compared with the careful hand-written baseline
+doing the same work and, where one does, with modelpipe's in-place hook; the targets of issue 15
+are checked on the ratios of those overheads. Results also go to JSON (--output).
 """
 
 from __future__ import annotations
@@ -28,15 +29,25 @@ from pathlib import Path
 from typing import Any
 
 import bench_cases
-from bench_cases import CASES, CASES_BY_NAME, CLOCKS, HD, Case, Measurement, frame_copy_us, run_case
+from bench_cases import (
+    CASES,
+    CASES_BY_NAME,
+    CLOCKS,
+    HD,
+    MODELPIPE_VERSION,
+    ROI_COUNTS,
+    Case,
+    Measurement,
+    frame_floors_us,
+    modelpipe_classes,
+    run_case,
+)
 
 import empycustom
 from empycustom.gst.runtime import Gst
 
 HERE = Path(__file__).resolve().parent
-PAD_PROBE = "pad-probe"
-FLOOR = "transform-ip-floor"
-ALWAYS = ("identity", PAD_PROBE, FLOOR)  # what the ratio columns need
+ALWAYS = ("identity",)  # the reference of the small cases
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -84,10 +95,22 @@ def select_cases(patterns: str | None) -> list[Case]:
             raise SystemExit(f"--cases: no case matches {pattern!r}; see --list")
         wanted.update(matches)
     for name in list(wanted):
+        case = CASES_BY_NAME[name]
+        wanted.update(other for other in (case.careful, case.peer) if other is not None)
+    for name in list(wanted):
         while (baseline := CASES_BY_NAME[name].baseline) is not None:
             wanted.add(baseline)
             name = baseline
     return [case for case in CASES if case.name in wanted]
+
+
+def available(cases: list[Case]) -> tuple[list[Case], dict[str, str]]:
+    """The cases this machine can run, and for the others why not."""
+    peers = modelpipe_classes()
+    if isinstance(peers, dict):
+        return cases, {}
+    missing = {case.name: peers for case in cases if case.needs == "modelpipe"}
+    return [case for case in cases if case.name not in missing], missing
 
 
 def machine() -> dict[str, Any]:
@@ -113,7 +136,17 @@ def machine() -> dict[str, Any]:
         "empycustom": empycustom.__version__,
         "commit": _git_commit(),
         "frame_helper": "empycustom.frame" if hasattr(empycustom, "frame") else None,
+        "modelpipe": _modelpipe_version(),
     }
+
+
+def _modelpipe_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("modelpipe")
+    except Exception:
+        return None
 
 
 def _git_commit() -> str | None:
@@ -165,7 +198,7 @@ def measure(
     cases: list[Case], reps: int, buffers: int, clock: str, quick: bool
 ) -> tuple[dict[str, Runs], list[dict[str, float]]]:
     runs = {case.name: Runs(case, case.buffers(buffers), []) for case in cases}
-    copies: list[dict[str, float]] = []
+    floors: list[dict[str, float]] = []
     order = list(cases)
     for rep in range(reps):
         random.Random(rep).shuffle(order)
@@ -173,13 +206,13 @@ def measure(
         for case in order:
             measurement = run_isolated(case, runs[case.name].buffers, quick)
             runs[case.name].measurements.append(measurement)
-        copies.append(frame_copy_us(HD, 3 if quick else 20, clock))
+        floors.append(frame_floors_us(HD, 3 if quick else 20, clock))
         print(
             f"repetition {rep + 1}/{reps}: {time.perf_counter() - started:.1f} s",
             file=sys.stderr,
             flush=True,
         )
-    return runs, copies
+    return runs, floors
 
 
 def overheads(runs: dict[str, Runs], name: str, clock: str) -> list[float]:
@@ -202,61 +235,68 @@ def _median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def summarize(runs: dict[str, Runs], copies: list[dict[str, float]], clock: str) -> dict:
+def _paired(runs: dict[str, Runs], name: str, other: str, clock: str) -> list[float]:
+    """Per repetition: the overhead of `name` minus that of `other`."""
+    return [
+        mine - theirs
+        for mine, theirs in zip(
+            overheads(runs, name, clock), overheads(runs, other, clock), strict=True
+        )
+    ]
+
+
+def summarize(
+    runs: dict[str, Runs], floors: list[dict[str, float]], clock: str, missing: dict[str, str]
+) -> dict:
     cases: dict[str, Any] = {}
     median_overhead = {name: _median(overheads(runs, name, clock)) for name in runs}
     for name, result in runs.items():
         over = overheads(runs, name, clock)
         last = result.measurements[-1]
+        case = result.case
         cases[name] = {
-            "what": result.case.what,
-            "baseline": result.case.baseline,
-            "frame": result.case.size.name,
+            "what": case.what,
+            "baseline": case.baseline,
+            "careful": case.careful,
+            "peer": case.peer,
+            "frame": case.size.name,
             "buffers": result.buffers,
             "us_per_buffer": _median(result.us(clock)),
             "wall_us_per_buffer": _median(result.us("wall")),
             "overhead_us": median_overhead[name],
             "overhead_min_us": min(over),
             "overhead_max_us": max(over),
-            "ratio_to_pad_probe": _ratio(median_overhead[name], median_overhead.get(PAD_PROBE)),
-            "ratio_to_transform_ip_floor": _ratio(
-                median_overhead[name], median_overhead.get(FLOOR)
+            "ratio_to_careful": _ratio(
+                median_overhead[name], median_overhead.get(case.careful or "")
             ),
+            "ratio_to_peer": _ratio(median_overhead[name], median_overhead.get(case.peer or "")),
             "overhead_runs": over,
             "cpu_us_per_buffer_runs": result.us("cpu"),
             "wall_us_per_buffer_runs": result.us("wall"),
             "objects_seen": last.objects_seen,
             "results_merged": last.results_merged,
-            "rois_attached": result.case.rois,
+            "rois_attached": case.rois,
         }
-    derived = {
-        "frame_copy_1080p_us": _median([copy["reused_us"] for copy in copies]),
-        "frame_copy_1080p_fresh_us": _median([copy["fresh_us"] for copy in copies]),
+    derived = {  # frame_copy_1080p_us, read_pass_1080p_us, ...
+        f"{name.removesuffix('_us')}_1080p_us": _median([floor[name] for floor in floors])
+        for name in floors[0]
     }
-    if "rois-200" in runs and "rois-0" in runs:
-        derived["per_object_us_at_200"] = _median(
-            [
-                (high - low) / 200
-                for high, low in zip(
-                    overheads(runs, "rois-200", clock),
-                    overheads(runs, "rois-0", clock),
-                    strict=True,
-                )
-            ]
+    counts = [n for n in ROI_COUNTS if f"rois-{n}" in runs and n]
+    if "rois-0" in runs:
+        for n in counts:
+            derived[f"per_object_us_at_{n}"] = _median(
+                [extra / n for extra in _paired(runs, f"rois-{n}", "rois-0", clock)]
+            )
+    if {"rois-200", "rois-1000"} <= runs.keys():
+        derived["per_object_us_200_to_1000"] = _median(
+            [extra / 800 for extra in _paired(runs, "rois-1000", "rois-200", clock)]
         )
     for name in ("copy-in-place-1080p", "process-buffer-1080p", "process-numpy-1080p"):
         if name in runs and "in-place-1080p" in runs:
             derived[f"{name}_extra_over_in_place_us"] = _median(
-                [
-                    own - in_place
-                    for own, in_place in zip(
-                        overheads(runs, name, clock),
-                        overheads(runs, "in-place-1080p", clock),
-                        strict=True,
-                    )
-                ]
+                _paired(runs, name, "in-place-1080p", clock)
             )
-    return {"cases": cases, "derived": derived}
+    return {"cases": cases, "derived": derived, "not_run": missing}
 
 
 @dataclass(frozen=True)
@@ -267,70 +307,74 @@ class Target:
 
 
 def check_targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """PASS/FAIL (or N/A, with the reason) for each target of issue 6."""
-    cases, derived = summary["cases"], summary["derived"]
+    """PASS/FAIL (or N/A, with the reason) for each target of issue 15 (and issue 6's 1080p)."""
+    cases, derived, not_run = summary["cases"], summary["derived"], summary["not_run"]
+    checks: list[tuple[Target, float | None, str]] = []
 
-    def ratio(name: str, key: str) -> float | None:
-        return cases[name][key] if name in cases else None
+    def unmeasured(*names: str) -> str:
+        for name in names:
+            if name in not_run:
+                return f"{name} not run: {not_run[name]}"
+            if name not in cases:
+                return "not measured in this run (see --cases)"
+        return ""
 
-    # One frame copy: a library copying the frame in place in the same pipeline (same caches
-    # and memory traffic); without that case, numpy copying a frame outside any pipeline.
-    copy = (
-        derived.get("copy-in-place-1080p_extra_over_in_place_us") or derived["frame_copy_1080p_us"]
+    for name, case in cases.items():
+        if case["careful"] is None:
+            continue
+        limit = 1.2 if name == "skip" else 1.0
+        checks.append((
+            Target(f"{name}: overhead <= {limit}x {case['careful']}'s (the same work by hand, "
+                   "at its best)", limit, "x"),
+            case["ratio_to_careful"], unmeasured(case["careful"]),
+        ))  # fmt: skip
+    for label in ("1k", "100k"):
+        text, as_dict = f"out-meta-text-{label}", f"out-meta-dict-{label}"
+        checks.append((
+            Target(f"out_meta as text, {label}B: overhead <= 1.5x the same content as a dict",
+                   1.5, "x"),
+            _ratio(*(cases[n]["overhead_us"] if n in cases else None for n in (text, as_dict))),
+            unmeasured(text, as_dict),
+        ))  # fmt: skip
+    checks.append((
+        Target("per object (in_meta + merge + ROI param) at 200 objects <= 1.0 us", 1.0, "us"),
+        derived.get("per_object_us_at_200"),
+        _objects_note(cases.get("rois-200")) or unmeasured("rois-0", "rois-200"),
+    ))  # fmt: skip
+    checks.append((
+        Target("per object stays linear: from 200 to 1000 objects <= 1.2x the per-object cost "
+               "up to 200", 1.2, "x"),
+        _ratio(derived.get("per_object_us_200_to_1000"), derived.get("per_object_us_at_200")),
+        _objects_note(cases.get("rois-1000")) or unmeasured("rois-0", "rois-200", "rois-1000"),
+    ))  # fmt: skip
+    for name, case in cases.items():
+        if case["peer"] is None:
+            continue
+        checks.append((
+            Target(f"{name}: overhead below modelpipe's for the same work ({case['peer']}), "
+                   "< 1.0x", 1.0, "x"),
+            case["ratio_to_peer"], unmeasured(case["peer"]),
+        ))  # fmt: skip
+    copy = derived.get("copy-in-place-1080p_extra_over_in_place_us") or derived.get(
+        "frame_copy_1080p_us"
     )
-    checks: list[tuple[Target, float | None, str]] = [
-        (
-            Target("in-place no-op library, no objects, signal connected: overhead <= 1.3x the "
-                   "pad-probe baseline's", 1.3, "x"),
-            ratio("noop", "ratio_to_pad_probe"),
-            "",
-        ),
-        (
-            Target("skipped buffers (process-interval): overhead <= 1.2x the bare transform_ip "
-                   "floor", 1.2, "x"),
-            ratio("skip", "ratio_to_transform_ip_floor"),
-            "",
-        ),
-        (
-            Target("per object (in_meta + merge + ROI param) at 200 objects <= 3 us", 3.0, "us"),
-            derived.get("per_object_us_at_200"),
-            _objects_note(cases.get("rois-200")),
-        ),
-    ]  # fmt: skip
-    for name, returns in (
-        ("process-buffer-1080p", "in_buffer"),
-        ("process-numpy-1080p", "a numpy array"),
-    ):
-        checks.append(
-            (
-                Target(
-                    f"not in place at 1080p (process() returns {returns}) costs at most one "
-                    f"frame copy ({copy:.0f} us) more than in place",
-                    copy,
-                    "us",
-                ),
-                derived.get(f"{name}_extra_over_in_place_us"),
-                "",
-            )
-        )
+    for name, returns in (("process-buffer-1080p", "in_buffer"),
+                          ("process-numpy-1080p", "a numpy array")):  # fmt: skip
+        checks.append((
+            Target(f"not in place at 1080p (process() returns {returns}) costs at most one "
+                   f"frame copy ({copy or 0:.0f} us) more than in place", copy or 0.0, "us"),
+            derived.get(f"{name}_extra_over_in_place_us"), unmeasured(name, "in-place-1080p"),
+        ))  # fmt: skip
     targets = []
     for target, value, note in checks:
-        if value is None:
+        if value is None or note:
             status, note = "N/A", note or "not measured in this run (see --cases)"
-        elif note:
-            status = "N/A"
         else:
-            status = "PASS" if value <= target.limit else "FAIL"
-        targets.append(
-            {
-                "target": target.name,
-                "value": value,
-                "limit": target.limit,
-                "unit": target.unit,
-                "status": status,
-                "note": note,
-            }
-        )
+            strict = "below modelpipe" in target.name
+            passed = value < target.limit if strict else value <= target.limit
+            status = "PASS" if passed else "FAIL"
+        targets.append({"target": target.name, "value": value, "limit": target.limit,
+                        "unit": target.unit, "status": status, "note": note})  # fmt: skip
     return targets
 
 
@@ -340,7 +384,7 @@ def _objects_note(case: dict[str, Any] | None) -> str:
     if case["objects_seen"] != case["rois_attached"]:
         return (
             f"the library saw {case['objects_seen']} objects for {case['rois_attached']} ROI "
-            "metas: this element does not read ROI metas into in_meta yet (issue 3)"
+            "metas: this element does not read ROI metas into in_meta"
         )
     return ""
 
@@ -352,24 +396,62 @@ def _number(value: float | None, digits: int = 1, suffix: str = "") -> str:
 def table(summary: dict[str, Any], clock: str) -> str:
     """The results as a Markdown table (stdout and the README use the same)."""
     lines = [
-        f"| case | buffers | {clock} us/buffer | overhead us | min..max | x pad-probe | x floor | "
-        "measured over | wall us/buffer |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        f"| case | buffers | {clock} us/buffer | overhead us | min..max | like-for-like baseline "
+        "| x baseline | x modelpipe | measured over |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
     ]
     for name, case in summary["cases"].items():
         if case["baseline"] is None:
-            measured = "(reference) | | | | |"
+            measured = "(reference) | | | | | |"
         else:
             measured = (
                 f"{case['overhead_us']:.1f} | "
                 f"{case['overhead_min_us']:.1f}..{case['overhead_max_us']:.1f} | "
-                f"{_number(case['ratio_to_pad_probe'], 2)} | "
-                f"{_number(case['ratio_to_transform_ip_floor'], 2)} | {case['baseline']} |"
+                f"{case['careful'] or ''} | {_number(case['ratio_to_careful'], 2, 'x')} | "
+                f"{_number(case['ratio_to_peer'], 2, 'x')} | {case['baseline']} |"
             )
-        lines.append(
-            f"| {name} | {case['buffers']} | {case['us_per_buffer']:.1f} | {measured} "
-            f"{case['wall_us_per_buffer']:.1f} |"
+        lines.append(f"| {name} | {case['buffers']} | {case['us_per_buffer']:.1f} | {measured}")
+    for name, why in summary["not_run"].items():
+        lines.append(f"| {name} | | not run: {why} | | | | | | |")
+    return "\n".join(lines)
+
+
+def scaling_table(summary: dict[str, Any]) -> str:
+    """Overhead against frame size, objects and out_meta size, with the 1080p floors."""
+    cases, derived = summary["cases"], summary["derived"]
+    rows: list[tuple[str, str, float | None, str]] = []
+
+    def add(what: str, size: str, name: str, per: str = "") -> None:
+        if name in cases:
+            rows.append((what, size, cases[name]["overhead_us"], per))
+
+    for name, size in (("noop", "64x48"), ("noop-640x480", "640x480"),
+                       ("in-place-1080p", "1920x1080")):  # fmt: skip
+        add("in place, no frame access", size, name)
+    for name, size in (("mean-640x480", "640x480"), ("mean-1080p", "1920x1080")):
+        add("frame() + numpy mean", size, name)
+    for key, what in (("frame_copy_1080p_us", "floor: one frame copy (numpy, no pipeline)"),
+                      ("read_pass_1080p_us", "floor: one read pass (numpy, no pipeline)"),
+                      ("mean_1080p_us", "floor: numpy mean (no pipeline)")):  # fmt: skip
+        if key in derived:
+            rows.append((what, "1920x1080", derived[key], ""))
+    for n in ROI_COUNTS:
+        per = derived.get(f"per_object_us_at_{n}")
+        add(
+            "objects, one result each",
+            f"{n} objects",
+            f"rois-{n}",
+            "" if per is None else f"{per:.2f} us/object",
         )
+    for label in ("1k", "100k"):
+        for kind in ("dict", "text"):
+            name = f"out-meta-{kind}-{label}"
+            if name in cases:
+                kb = int(label.removesuffix("k"))
+                per = f"{cases[name]['overhead_us'] / kb:.2f} us/kB"
+                add(f"out_meta as {kind}", f"{label}B", name, per)
+    lines = ["| what | size | overhead us | per unit |", "| --- | --- | ---: | ---: |"]
+    lines += [f"| {what} | {size} | {_number(value)} | {per} |" for what, size, value, per in rows]
     return "\n".join(lines)
 
 
@@ -381,12 +463,18 @@ def report(results: dict[str, Any]) -> str:
         f"load average {results['load_before'][0]:.2f} before, {results['load_after'][0]:.2f} "
         "after",
         f"{info['gstreamer']}, Python {info['python']}, PyGObject {info['pygobject']}, "
-        f"numpy {info['numpy']}, empycustom {info['empycustom']} ({info['commit']})",
+        f"numpy {info['numpy']}, empycustom {info['empycustom']} ({info['commit']}), "
+        f"modelpipe {info['modelpipe'] or 'not installed'}",
         f"{settings['reps']} repetitions, {settings['buffers']} buffers per small case "
-        "(64x48 RGBA; 1080p and ROI-heavy cases run fewer); overhead = median over repetitions "
-        f"of (case - its baseline in the same repetition), {settings['clock']} time",
+        "(64x48 RGBA; larger and ROI-heavy cases run fewer); overhead = median over repetitions "
+        f"of (case - its reference in the same repetition), {settings['clock']} time; "
+        "x baseline and x modelpipe: overhead over the like-for-like baseline's and modelpipe's",
         "",
         table(results, settings["clock"]),
+        "",
+        "scaling:",
+        "",
+        scaling_table(results),
         "",
     ]
     lines += ["what the cases do:"] + [
@@ -396,7 +484,7 @@ def report(results: dict[str, Any]) -> str:
         f"  {key}: {_number(value, 2)}" for key, value in results["derived"].items()
     ]
     lines += ["", "notes:"] + [f"  {note}" for note in results["notes"]]
-    lines += ["", "targets (issue 6):"]
+    lines += ["", "targets (issue 15):"]
     for target in results["targets"]:
         value = _number(target["value"], 2, " " + target["unit"])
         note = f" ({target['note']})" if target["note"] else ""
@@ -406,19 +494,17 @@ def report(results: dict[str, Any]) -> str:
 
 def notes(summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
     result = []
-    if info["frame_helper"] is None:
-        result.append(
-            "frame-write: empycustom.frame is not in this checkout; the library fell back to "
-            "buffer.map + numpy view"
-        )
-    else:
-        result.append("frame-write: the library wrote through empycustom.frame")
     for name, case in summary["cases"].items():
         if case["rois_attached"] and case["objects_seen"] != case["rois_attached"]:
             result.append(
                 f"{name}: the library saw {case['objects_seen']} objects for "
-                f"{case['rois_attached']} ROI metas (ROIs are not read into in_meta yet)"
+                f"{case['rois_attached']} ROI metas"
             )
+    if summary["not_run"]:
+        result.append(
+            f"modelpipe {MODELPIPE_VERSION} rows were not run: "
+            f"{next(iter(summary['not_run'].values()))}"
+        )
     result.append(
         "numbers come from a machine that may be shared: compare runs made together, and look "
         "at min..max before trusting a difference"
@@ -434,14 +520,15 @@ def main(argv: list[str] | None = None) -> int:
     cases = select_cases(arguments.cases)
     if arguments.list:
         for case in CASES:
-            print(f"{case.name:22} {case.what}")
+            print(f"{case.name:28} {case.what}")
         return 0
+    cases, missing = available(cases)
     info = machine()
     load_before = os.getloadavg()
-    runs, copies = measure(
+    runs, floors = measure(
         cases, arguments.reps, arguments.buffers, arguments.clock, arguments.quick
     )
-    summary = summarize(runs, copies, arguments.clock)
+    summary = summarize(runs, floors, arguments.clock, missing)
     results = {
         "machine": info,
         "settings": {"reps": arguments.reps, "buffers": arguments.buffers,

@@ -7,20 +7,27 @@ share (source, caps, upstream ROI element, sink) cancels.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 import empycustom
 from empycustom import _native
 from empycustom.elements.empycustom import EmPyCustom
 from empycustom.gst.runtime import GObject, Gst, GstBase, GstVideo, filter_pad_templates
+from empycustom.meta.inmeta import wall_clock_timestamp
 
 LIBRARIES = Path(__file__).resolve().parent / "libraries"
 SINK_NAME = "benchsink"
@@ -43,6 +50,7 @@ class FrameSize:
 
 
 SMALL = FrameSize("64x48", 64, 48)
+VGA = FrameSize("640x480", 640, 480)
 HD = FrameSize("1920x1080", 1920, 1080)
 
 Prepare = Callable[[Gst.Pipeline, FrameSize], None]
@@ -59,6 +67,9 @@ class Case:
     prepare: Prepare | None = None
     sink: str = f"fakesink name={SINK_NAME} sync=false"
     rois: int | None = None  # ROIs attached upstream, checked against what the library saw
+    careful: str | None = None  # the hand-written baseline doing the same work at its best
+    peer: str | None = None  # the modelpipe case doing the same work
+    needs: str | None = None  # an optional package the case needs ("modelpipe")
 
     def description(self, buffers: int) -> str:
         return (
@@ -91,17 +102,6 @@ class BenchNoop(GstBase.BaseTransform):
         self.set_in_place(True)
 
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
-        return Gst.FlowReturn.OK
-
-
-class BenchNoopKeepingState(BenchNoop):
-    """The floor when the streaming thread keeps its Python thread state, as empycustom does."""
-
-    __gtype_name__ = "EmPyCustomBenchNoopKeepingState"
-    __gstmetadata__ = ("BenchNoopKeepingState", "Filter", "Does nothing, in Python", "empycustom")
-
-    def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
-        _native.keep_thread_state()
         return Gst.FlowReturn.OK
 
 
@@ -152,14 +152,235 @@ def rois_template(count: int) -> Gst.Buffer:
     return template
 
 
+# The careful hand-written baselines: what a good engineer writes with gst-python alone.
+# They keep their streaming thread's Python thread state (PyGILState_Ensure() once per
+# thread, never released: PyGObject then no longer creates and deletes one per callback)
+# and look their GI enum values up once.
+
+FLOW_OK = Gst.FlowReturn.OK
+PROBE_OK = Gst.PadProbeReturn.OK
+MAP_READ = Gst.MapFlags.READ
+MAP_READ_WRITE = Gst.MapFlags.READ | Gst.MapFlags.WRITE
+_held = threading.local()
+_ensure_gil_state = ctypes.pythonapi.PyGILState_Ensure
+
+
+def hold_thread_state() -> None:
+    """Once per thread: one PyGILState_Ensure() that is never released keeps the state."""
+    if not getattr(_held, "done", False):
+        _ensure_gil_state()
+        _held.done = True
+
+
+class BenchNoopCareful(BenchNoop):
+    """The gst-python floor at its best: thread state kept, FlowReturn looked up once."""
+
+    __gtype_name__ = "EmPyCustomBenchNoopCareful"
+    __gstmetadata__ = ("BenchNoopCareful", "Filter", "Does nothing, in Python", "empycustom")
+
+    def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        hold_thread_state()
+        return FLOW_OK
+
+
+def frame_meta(frame_num: int, pts: int | None, size: FrameSize) -> dict[str, Any]:
+    """The dict a hand-written probe builds: the same keys and values as empycustom's in_meta."""
+    return {
+        "frame": [
+            {
+                "frame_num": frame_num,
+                "buf_pts": pts,
+                "timestamp": wall_clock_timestamp(),
+                "source_frame_width": size.width,
+                "source_frame_height": size.height,
+                "format": "RGBA",
+                "width": size.width,
+                "height": size.height,
+                "planes": [{"stride": size.width * 4, "offset": 0}],
+                "object": [],
+            }
+        ]
+    }
+
+
+def _no_result(frame: Any, meta: dict[str, Any]) -> Any:
+    return ""
+
+
+SMALL_RESULT = {"label": "person", "score": 0.5, "count": 1}  # libraries/noop_dict.py's
+
+
+def _small_result(frame: Any, meta: dict[str, Any]) -> Any:
+    return SMALL_RESULT
+
+
+def _read_pixel(frame: np.ndarray, meta: dict[str, Any]) -> Any:
+    int(frame[0, 0, 0])
+    return ""
+
+
+def _write_pixel(frame: np.ndarray, meta: dict[str, Any]) -> Any:
+    frame[0, 0] = 255
+    return ""
+
+
+def _mean(frame: np.ndarray, meta: dict[str, Any]) -> Any:
+    return {"mean": float(frame.mean())}
+
+
+class CarefulWork:
+    """Per buffer, what a hand-written probe or transform does for the same result as empycustom:
+    the frame's dict, the user's function (on a numpy view of the mapped frame when `view`),
+    its result merged, the JSON text, and a Python callback given that text."""
+
+    def __init__(self, size: FrameSize, user: Callable, view: bool, flags: Any = MAP_READ) -> None:
+        self.size, self.user, self.view, self.flags = size, user, view, flags
+        self.shape = (size.height, size.width, 4)
+        self.frame_num = 0
+        self.texts = 0
+
+    def on_meta(self, text: str) -> None:  # the application's callback
+        self.texts += 1
+
+    def __call__(self, buffer: Gst.Buffer) -> None:
+        meta = frame_meta(self.frame_num, buffer.pts, self.size)
+        self.frame_num += 1
+        if self.view:
+            with buffer.map(self.flags) as mapping:
+                frame = np.ndarray(self.shape, np.uint8, mapping.data)
+                result = self.user(frame, meta)
+                del frame  # no view may outlive the map
+        else:
+            result = self.user(buffer, meta)
+        if result:
+            meta["frame"][0]["emcustom"] = result
+        self.on_meta(orjson.dumps(meta).decode())
+
+
+def careful_probe(pipeline: Gst.Pipeline, size: FrameSize, user: Callable, view: bool) -> None:
+    """A buffer probe on `identity name=probe` doing CarefulWork."""
+    work = CarefulWork(size, user, view)
+
+    def on_buffer(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        hold_thread_state()
+        work(info.get_buffer())
+        return PROBE_OK
+
+    pipeline.get_by_name("probe").get_static_pad("src").add_probe(
+        Gst.PadProbeType.BUFFER, on_buffer
+    )
+
+
+def careful_view_probe(pipeline: Gst.Pipeline, size: FrameSize) -> None:
+    """The pad-probe case at its best: map READ, numpy view, unmap; nothing else."""
+    shape = (size.height, size.width, 4)
+
+    def on_buffer(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        hold_thread_state()
+        with info.get_buffer().map(MAP_READ) as mapping:
+            frame = np.ndarray(shape, np.uint8, mapping.data)
+            del frame
+        return PROBE_OK
+
+    pipeline.get_by_name("probe").get_static_pad("src").add_probe(
+        Gst.PadProbeType.BUFFER, on_buffer
+    )
+
+
+class BenchCareful(BenchNoop):
+    """A Python in-place transform doing CarefulWork (set by the case's prepare) with the
+    writable buffer it is given: what a probe cannot do, e.g. write a pixel."""
+
+    __gtype_name__ = "EmPyCustomBenchCareful"
+    __gstmetadata__ = ("BenchCareful", "Filter", "Hand-written per-buffer work", "empycustom")
+    work: CarefulWork | None = None
+
+    def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        hold_thread_state()
+        self.work(buffer)
+        return FLOW_OK
+
+
+def careful_transform(pipeline: Gst.Pipeline, size: FrameSize, user: Callable) -> None:
+    pipeline.get_by_name("careful").work = CarefulWork(size, user, True, MAP_READ_WRITE)
+
+
+def set_options(options: dict[str, Any], pipeline: Gst.Pipeline, size: FrameSize) -> None:
+    element = pipeline.get_by_name(ELEMENT_NAME)
+    element.set_property("options", json.dumps(options))
+    element.connect("new-meta", _ignore_meta)
+
+
+# modelpipe (Collabora's Python ML elements), a real peer: its in-place hook, installed by
+# `make bench` with pip --no-deps. Its modules are top-level names under plugins/python.
+
+MODELPIPE_VERSION = "2.0.0"
+
+
+def modelpipe_classes() -> dict[str, type] | str:
+    """modelpipe's bench elements by factory name, or why they are not available."""
+    try:
+        import modelpipe
+    except ImportError:
+        return (f"modelpipe is not installed (make bench installs modelpipe=={MODELPIPE_VERSION} "
+                "with pip --no-deps)")  # fmt: skip
+    plugins = os.path.join(os.path.dirname(modelpipe.__file__), "plugins", "python")
+    if plugins not in sys.path:
+        sys.path.append(plugins)
+    try:
+        from backend.gst import InPlaceVideoTransform, analytics
+    except Exception as error:  # its own imports: any failure means "not available here"
+        return f"modelpipe's InPlaceVideoTransform cannot be imported: {error}"
+
+    class ModelpipeFrameWrite(InPlaceVideoTransform):
+        """modelpipe's in-place hook given the mapped frame; writes one pixel."""
+
+        __gtype_name__ = "EmPyCustomBenchModelpipeFrameWrite"
+        __gstmetadata__ = ("ModelpipeFrameWrite", "Filter", "modelpipe hook", "empycustom")
+
+        def process_in_place(self, frame: np.ndarray, format: str, buffer: Gst.Buffer) -> None:
+            frame[0, 0] = 255
+
+    class ModelpipeNoop(InPlaceVideoTransform):
+        """modelpipe's in-place hook without the frame (READS_PIXELS = False); does nothing."""
+
+        __gtype_name__ = "EmPyCustomBenchModelpipeNoop"
+        __gstmetadata__ = ("ModelpipeNoop", "Filter", "modelpipe hook", "empycustom")
+        READS_PIXELS = False
+
+        def process_in_place(self, frame: Any, format: str, buffer: Gst.Buffer) -> None:
+            pass
+
+    class ModelpipeResult(ModelpipeNoop):
+        """modelpipe's hook writing one analytics result (its 1.22 fallback: a JSON chunk)."""
+
+        __gtype_name__ = "EmPyCustomBenchModelpipeResult"
+        __gstmetadata__ = ("ModelpipeResult", "Filter", "modelpipe hook", "empycustom")
+
+        def process_in_place(self, frame: Any, format: str, buffer: Gst.Buffer) -> None:
+            meta = analytics.add_relation_meta(buffer)
+            analytics.add_object(meta, "person", 0, 0, 4, 4, 0.5)
+
+    return {
+        "benchmodelpipeframewrite": ModelpipeFrameWrite,
+        "benchmodelpipenoop": ModelpipeNoop,
+        "benchmodelpiperesult": ModelpipeResult,
+    }
+
+
 def register() -> None:
     """Register empycustom and the helper elements in this process."""
     empycustom.register()
-    for name, cls in (
-        ("benchnoop", BenchNoop),
-        ("benchnoopkeepingstate", BenchNoopKeepingState),
-        ("benchrois", BenchRois),
-    ):
+    elements: dict[str, type] = {
+        "benchnoop": BenchNoop,
+        "benchnoopcareful": BenchNoopCareful,
+        "benchcareful": BenchCareful,
+        "benchrois": BenchRois,
+    }
+    peers = modelpipe_classes()
+    if isinstance(peers, dict):
+        elements.update(peers)
+    for name, cls in elements.items():
         if Gst.ElementFactory.find(name) is None:
             Gst.Element.register(None, name, Gst.Rank.NONE, cls)
     element = Gst.ElementFactory.make("empycustom")
@@ -182,16 +403,12 @@ def connect_new_meta(pipeline: Gst.Pipeline, size: FrameSize) -> None:
     pipeline.get_by_name(ELEMENT_NAME).connect("new-meta", _ignore_meta)
 
 
-def probe_numpy_view(pipeline: Gst.Pipeline, size: FrameSize, keep_state: bool = False) -> None:
-    """What DeepStream and Hailo apps do: a buffer probe that maps and views the frame.
-
-    With `keep_state`, the probe keeps its thread's Python state as empycustom does.
-    """
+def probe_numpy_view(pipeline: Gst.Pipeline, size: FrameSize) -> None:
+    """What DeepStream and Hailo apps do, written naively: a buffer probe that maps and views
+    the frame (a Python thread state made and deleted per buffer, enums looked up each time)."""
     shape = (size.height, size.width, 4)
 
     def on_buffer(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
-        if keep_state:
-            _native.keep_thread_state()
         buffer = info.get_buffer()
         with buffer.map(Gst.MapFlags.READ) as mapping:
             frame = np.ndarray(shape, np.uint8, mapping.data)
@@ -200,10 +417,6 @@ def probe_numpy_view(pipeline: Gst.Pipeline, size: FrameSize, keep_state: bool =
 
     pad = pipeline.get_by_name("probe").get_static_pad("src")
     pad.add_probe(Gst.PadProbeType.BUFFER, on_buffer)
-
-
-def probe_numpy_view_keeping_state(pipeline: Gst.Pipeline, size: FrameSize) -> None:
-    probe_numpy_view(pipeline, size, keep_state=True)
 
 
 def appsink_to_appsrc(pipeline: Gst.Pipeline, size: FrameSize) -> None:
@@ -232,38 +445,86 @@ def _empycustom(library: str, extra: str = "", in_place: bool = True) -> str:
     ).strip()
 
 
-ROI_COUNTS = (0, 1, 20, 200)
-ROI_SCALE = {0: 1.0, 1: 1.0, 20: 0.25, 200: 0.1}
+ROI_COUNTS = (0, 1, 20, 200, 1000)
+ROI_SCALE = {0: 1.0, 1: 1.0, 20: 0.25, 200: 0.1, 1000: 0.025}
 HD_SCALE = 0.1
+VGA_SCALE = 0.5
+OUT_META_SIZES = {"1k": 1_000, "100k": 100_000}  # bytes of out_meta JSON
+OUT_META_SCALE = {"1k": 1.0, "100k": 0.1}
+
+
+def _probe(user: Callable, view: bool) -> Prepare:
+    return lambda pipeline, size: careful_probe(pipeline, size, user, view)
+
+
+def _transform(user: Callable) -> Prepare:
+    return lambda pipeline, size: careful_transform(pipeline, size, user)
+
 
 CASES: list[Case] = [
     Case("identity", "C identity (the reference every small case is measured over)",
          "identity", None),
-    Case("transform-ip-floor", "bare Python BaseTransform, do_transform_ip does nothing",
-         "benchnoop", "identity"),
-    Case("transform-ip-floor-kept-state", "as transform-ip-floor, its thread keeping its Python "
-         "thread state as empycustom does", "benchnoopkeepingstate", "identity"),
-    Case("pad-probe", "buffer probe on identity: map READ, numpy view, unmap",
+    # Baselines: the careful hand-written ones, then the naive ones (for information).
+    Case("transform-ip-floor-careful", "bare Python BaseTransform, do_transform_ip does nothing; "
+         "thread state kept, enums cached: the gst-python floor at its best",
+         "benchnoopcareful", "identity"),
+    Case("probe-meta", "careful probe on identity: the frame's dict, a Python function, JSON, "
+         "a Python callback given the text (noop's work, by hand)", "identity name=probe",
+         "identity", prepare=_probe(_no_result, view=False)),
+    Case("probe-meta-dict", "as probe-meta, the function's small dict merged into the frame's "
+         "(noop-dict's work)", "identity name=probe", "identity",
+         prepare=_probe(_small_result, view=False)),
+    Case("probe-frame", "careful probe: map READ, numpy view, one pixel read, dict, JSON, "
+         "callback (frame-read's work)", "identity name=probe", "identity",
+         prepare=_probe(_read_pixel, view=True)),
+    Case("transform-frame-write", "careful Python transform: map READ|WRITE, numpy view, one "
+         "pixel written, dict, JSON, callback (frame-write's work)", "benchcareful name=careful",
+         "identity", prepare=_transform(_write_pixel)),
+    Case("pad-probe-careful", "careful probe: map READ, numpy view, unmap, nothing else",
+         "identity name=probe", "identity", prepare=careful_view_probe),
+    Case("transform-ip-floor", "as transform-ip-floor-careful, written naively (a Python thread "
+         "state made and deleted per buffer, enums looked up per buffer)", "benchnoop",
+         "identity"),
+    Case("pad-probe", "naive probe on identity: map READ, numpy view, unmap",
          "identity name=probe", "identity", prepare=probe_numpy_view),
-    Case("pad-probe-kept-state", "as pad-probe, its thread keeping its Python thread state "
-         "as empycustom does", "identity name=probe", "identity",
-         prepare=probe_numpy_view_keeping_state),
     Case("appsink-appsrc", "appsink new-sample: pull, map READ, numpy view, appsrc push-buffer",
          "appsink name=benchappsink emit-signals=true sync=false "
          "appsrc name=benchappsrc format=time block=true",
          "identity", prepare=appsink_to_appsrc,
          sink=f"fakesink name={SINK_NAME} sync=false async=false"),
+    # The peer: modelpipe's in-place hook.
+    Case("modelpipe-noop", f"modelpipe {MODELPIPE_VERSION} in-place hook without the frame, "
+         "does nothing", "benchmodelpipenoop", "identity", needs="modelpipe"),
+    Case("modelpipe-result", "modelpipe in-place hook writing one analytics result (on 1.22 its "
+         "JSON-chunk fallback)", "benchmodelpiperesult", "identity", needs="modelpipe"),
+    Case("modelpipe-frame-write", "modelpipe in-place hook given the mapped frame, writes one "
+         "pixel", "benchmodelpipeframewrite", "identity", needs="modelpipe"),
+    # empycustom.
     Case("noop", "empycustom in place, library returns '', new-meta handler connected",
-         _empycustom("noop.py"), "identity", prepare=connect_new_meta),
+         _empycustom("noop.py"), "identity", prepare=connect_new_meta, careful="probe-meta",
+         peer="modelpipe-noop"),
     Case("noop-dict", "as noop, library returns a small dict",
-         _empycustom("noop_dict.py"), "identity", prepare=connect_new_meta),
+         _empycustom("noop_dict.py"), "identity", prepare=connect_new_meta,
+         careful="probe-meta-dict", peer="modelpipe-result"),
     Case("noop-silent", "as noop, silent=true and no handler",
          _empycustom("noop.py", "silent=true"), "identity"),
+    Case("frame-read", "library reads one pixel through empycustom.frame, handler connected",
+         _empycustom("frame_read.py"), "identity", prepare=connect_new_meta,
+         careful="probe-frame"),
     Case("frame-write", "library writes one pixel through empycustom.frame, handler connected",
-         _empycustom("frame_write.py"), "identity", prepare=connect_new_meta),
+         _empycustom("frame_write.py"), "identity", prepare=connect_new_meta,
+         careful="transform-frame-write", peer="modelpipe-frame-write"),
     Case("skip", "process-interval=1000000: buffers pass unprocessed",
          _empycustom("noop.py", "process-interval=1000000"), "identity",
-         prepare=connect_new_meta),
+         prepare=connect_new_meta, careful="transform-ip-floor-careful"),
+    *[
+        Case(f"out-meta-{kind}-{label}", f"library returns {size:,} bytes of results as "
+             + ("JSON text" if kind == "text" else "a dict (the same content)"),
+             _empycustom("out_meta.py"), "identity", scale=OUT_META_SCALE[label],
+             prepare=partial(set_options, {"bytes": size, "as": kind}))
+        for label, size in OUT_META_SIZES.items()
+        for kind in ("dict", "text")
+    ],
     *[
         Case(f"rois-{n}-identity", f"upstream element adds {n} ROI metas, then C identity",
              f"benchrois count={n} ! identity", "identity", scale=ROI_SCALE[n])
@@ -275,11 +536,24 @@ CASES: list[Case] = [
              scale=ROI_SCALE[n], prepare=connect_new_meta, rois=n)
         for n in ROI_COUNTS
     ],
+    Case("identity-640x480", "C identity at 640x480 RGBA (reference of the 640x480 cases)",
+         "identity", None, size=VGA, scale=VGA_SCALE),
+    Case("noop-640x480", "noop at 640x480", _empycustom("noop.py"), "identity-640x480",
+         size=VGA, scale=VGA_SCALE, prepare=connect_new_meta),
+    Case("mean-640x480", "library returns the frame's mean (numpy, through empycustom.frame)",
+         _empycustom("mean.py"), "identity-640x480", size=VGA, scale=VGA_SCALE,
+         prepare=connect_new_meta),
     Case("identity-1080p", "C identity at 1920x1080 RGBA (reference of the 1080p cases)",
          "identity", None, size=HD, scale=HD_SCALE),
+    Case("probe-mean-1080p", "careful probe at 1080p: numpy view, its mean, dict, JSON, callback",
+         "identity name=probe", "identity-1080p", size=HD, scale=HD_SCALE,
+         prepare=_probe(_mean, view=True)),
     Case("in-place-1080p", "noop library in place at 1080p, handler connected",
          _empycustom("noop.py"), "identity-1080p", size=HD, scale=HD_SCALE,
          prepare=connect_new_meta),
+    Case("mean-1080p", "library returns the frame's mean at 1080p (numpy, through "
+         "empycustom.frame)", _empycustom("mean.py"), "identity-1080p", size=HD, scale=HD_SCALE,
+         prepare=connect_new_meta, careful="probe-mean-1080p"),
     Case("copy-in-place-1080p", "in place at 1080p, the library copies a numpy frame into the "
          "buffer: one frame copy under the same conditions", _empycustom("copy_in_place.py"),
          "identity-1080p", size=HD, scale=HD_SCALE, prepare=connect_new_meta),
@@ -372,22 +646,26 @@ def _wait(bus: Gst.Bus, wanted: Gst.MessageType, case: Case, timeout_s: float = 
         raise PipelineFailed(f"case {case.name}: {error.message}\n{debug}")
 
 
-def frame_copy_us(size: FrameSize, repeats: int, clock: str) -> dict[str, float]:
-    """Median time of one frame copy with numpy: into a reused array, and into a fresh one."""
-    now = time.thread_time if clock == "cpu" else time.perf_counter  # only this thread copies
+def frame_floors_us(size: FrameSize, repeats: int, clock: str) -> dict[str, float]:
+    """Median times of what a frame costs without any element, with numpy: one copy into a
+    reused array and into a fresh one, one read pass over every byte (a reduction over 64-bit
+    words), and the frame's mean (what the mean cases compute)."""
+    now = time.thread_time if clock == "cpu" else time.perf_counter  # only this thread works
     source = np.ones(size.frame_bytes, np.uint8)
     target = np.empty_like(source)
+    words = source.view(np.uint64)
+    image = source.reshape(size.height, size.width, 4)
     np.copyto(target, source)
-    reused, fresh = [], []
-    for _ in range(repeats):
-        started = now()
-        np.copyto(target, source)
-        reused.append(now() - started)
-        started = now()
-        copy = source.copy()
-        fresh.append(now() - started)
-        del copy
-    return {
-        "reused_us": float(np.median(reused) * 1e6),
-        "fresh_us": float(np.median(fresh) * 1e6),
+    work = {
+        "frame_copy_us": lambda: np.copyto(target, source),
+        "frame_copy_fresh_us": source.copy,
+        "read_pass_us": lambda: np.bitwise_or.reduce(words),
+        "mean_us": image.mean,
     }
+    times: dict[str, list[float]] = {name: [] for name in work}
+    for _ in range(repeats):
+        for name, function in work.items():
+            started = now()
+            function()
+            times[name].append(now() - started)
+    return {name: float(np.median(values) * 1e6) for name, values in times.items()}

@@ -42,29 +42,45 @@ def test_quick_run_measures_every_case(tmp_path):
         assert len(case["wall_us_per_buffer_runs"]) == 2, name
         assert all(value > 0 for value in case["cpu_us_per_buffer_runs"]), name
         assert finite(case["us_per_buffer"]) and finite(case["overhead_us"]), name
-        if case["baseline"] is not None:
-            assert finite(case["ratio_to_pad_probe"]), name
-            assert finite(case["ratio_to_transform_ip_floor"]), name
+        if case["careful"] is not None:  # paired with the same work written by hand
+            assert finite(case["ratio_to_careful"]), name
+            assert results["cases"][case["careful"]]["baseline"] is not None, name
     # Every object the library saw got its result merged back.
-    for name in ("rois-1", "rois-20", "rois-200"):
+    for name in ("rois-1", "rois-20", "rois-200", "rois-1000"):
         case = results["cases"][name]
-        assert case["results_merged"] == case["objects_seen"], name
+        assert case["results_merged"] == case["objects_seen"] == case["rois_attached"], name
     assert all(finite(value) for value in results["derived"].values())
-    assert {"per_object_us_at_200", "frame_copy_1080p_us"} <= set(results["derived"])
-    assert len(results["targets"]) == 5
-    assert {target["status"] for target in results["targets"]} <= TARGET_STATUSES
+    assert {"per_object_us_at_200", "per_object_us_200_to_1000", "frame_copy_1080p_us",
+            "read_pass_1080p_us"} <= set(results["derived"])  # fmt: skip
+    statuses = [target["status"] for target in results["targets"]]
+    assert set(statuses) <= TARGET_STATUSES
+    paired = [name for name, case in results["cases"].items() if case["careful"]]
+    assert {"noop", "noop-dict", "frame-read", "frame-write", "skip", "mean-1080p"} <= set(paired)
+    targets = " ".join(target["target"] for target in results["targets"])
+    for name in paired:
+        assert f"{name}: overhead <= " in targets, name
+    assert "out_meta as text, 100kB" in targets and "per object stays linear" in targets
     assert results["machine"]["gstreamer"].startswith("GStreamer 1.")
-    # The same results as a table and PASS/FAIL lines on stdout.
-    assert "| noop |" in completed.stdout and "| pad-probe |" in completed.stdout
+    # modelpipe: measured when it is installed, otherwise its rows say why not.
+    peers = {"modelpipe-noop", "modelpipe-result", "modelpipe-frame-write"}
+    if results["machine"]["modelpipe"]:
+        assert peers <= set(results["cases"])
+        assert finite(results["cases"]["frame-write"]["ratio_to_peer"])
+    else:
+        assert set(results["not_run"]) == peers
+        assert "not installed" in completed.stdout
+    # The same results as tables and PASS/FAIL lines on stdout.
+    assert "| noop |" in completed.stdout and "| probe-meta |" in completed.stdout
+    assert "| objects, one result each | 1000 objects |" in completed.stdout
     assert sum(line.lstrip().startswith(tuple(TARGET_STATUSES)) for line in
-               completed.stdout.splitlines()) == 5  # fmt: skip
+               completed.stdout.splitlines()) == len(statuses)  # fmt: skip
 
 
 def test_case_filter_adds_the_baselines_it_needs(tmp_path):
-    _, results = run_bench(tmp_path, "--cases", "rois-20")
-    assert set(results["cases"]) == {
-        "identity", "pad-probe", "transform-ip-floor", "rois-20", "rois-20-identity"
-    }  # fmt: skip
+    _, results = run_bench(tmp_path, "--cases", "rois-20,frame-write")
+    expected = {"identity", "rois-20", "rois-20-identity", "frame-write", "transform-frame-write"}
+    assert expected <= set(results["cases"]) | set(results["not_run"])
+    assert "modelpipe-frame-write" in set(results["cases"]) | set(results["not_run"])  # its peer
     per_object = [t for t in results["targets"] if t["target"].startswith("per object")]
     assert per_object[0]["status"] == "N/A"  # rois-200 and rois-0 were not run
 
