@@ -749,6 +749,29 @@ static PyObject *keep_thread_state(PyObject *module, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+/* A pad's chain function, so that one replaced from Python (workers > 1 installs its own) can
+ * be put back: BaseTransform's is not reachable from Python otherwise. */
+static PyObject *pad_chain_function(PyObject *module, PyObject *address) {
+  GstPad *pad = address_argument(address, "pad");
+  if (pad == NULL) return NULL;
+  return PyLong_FromVoidPtr((void *)GST_PAD_CHAINFUNC(pad));
+}
+
+static PyObject *set_pad_chain_function(PyObject *module, PyObject *const *args,
+                                        Py_ssize_t nargs) {
+  if (expect_arguments("set_pad_chain_function", nargs, 2) < 0) return NULL;
+  GstPad *pad = address_argument(args[0], "pad");
+  if (pad == NULL) return NULL;
+  GstPadChainFunction function = (GstPadChainFunction)PyLong_AsVoidPtr(args[1]);
+  if (function == NULL) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "chain function address is NULL");
+    return NULL;
+  }
+  /* Frees the Python chain function's closure (its notify needs the GIL, which is held). */
+  gst_pad_set_chain_function_full(pad, function, NULL, NULL);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"read_rois", (PyCFunction)(void (*)(void))read_rois, METH_FASTCALL,
      "read_rois(buffer_address, label_ids, decode) -> (objects, roi_addresses)\n\n"
@@ -797,6 +820,12 @@ static PyMethodDef methods[] = {
      "keep_thread_state() -> None\n\n"
      "Keep the calling thread's Python thread state until the thread exits, so that callbacks "
      "from it do not create and delete one each time."},
+    {"pad_chain_function", pad_chain_function, METH_O,
+     "pad_chain_function(pad_address) -> int\n\nThe address of the pad's chain function."},
+    {"set_pad_chain_function", (PyCFunction)(void (*)(void))set_pad_chain_function,
+     METH_FASTCALL,
+     "set_pad_chain_function(pad_address, function_address) -> None\n\n"
+     "Put back a chain function read with pad_chain_function() (no user data)."},
     {"read_meta_json", read_meta_json, METH_O,
      "read_meta_json(buffer_address) -> str | None\n\n"
      "The merged JSON on a buffer, or None when it has none."},

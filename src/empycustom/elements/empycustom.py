@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from empycustom import _native
+from empycustom.elements.parallel import Parallel, ThreadWorker, start_processes
 from empycustom.frames.layout import FrameLayout
 from empycustom.frames.maps import OpenMaps, forgotten_maps_text
 from empycustom.frames.views import FORMATS, OutputFrameError, copy_frame, write_output
@@ -59,6 +60,13 @@ ON_ERROR = register_enum(
         ("drop", "Post a warning and drop the frame"),
     ],
 )
+WORKER_KIND = register_enum(
+    "GstEmPyCustomWorkerKind",
+    [
+        ("thread", "Worker threads in this process, for work that releases the GIL"),
+        ("process", "Worker processes, frames in shared memory, for pure-Python work"),
+    ],
+)
 RELOAD = register_enum(
     "GstEmPyCustomReload",
     [
@@ -89,14 +97,24 @@ class Settings:
     reload: str = "off"
     labels_text: str | None = None
     label_ids: dict[str, int] = field(default_factory=dict)
+    workers: int = 1
+    worker_kind: str = "thread"
+    worker_timeout_ms: int = 0
+    batch_size: int = 1
+    batch_timeout_ms: int = 0
+
+    @property
+    def parallel(self) -> bool:
+        """Frames go through ordered workers instead of transform_ip/transform."""
+        return self.workers > 1 or self.batch_size > 1
 
 
 @dataclass
 class State:
     """What exists only between start and stop."""
 
-    library: CustomLibrary  # the version running (hot reload replaces it)
-    starter: BackgroundStart  # start() of the first version
+    library: CustomLibrary | None  # the version running (None: it runs in worker processes)
+    starter: BackgroundStart | None  # start() of the first version (None: worker processes)
     watcher: FileWatcher
     started: bool  # start() has returned without error
     frame_num: int = 0
@@ -192,6 +210,63 @@ class EmPyCustom(GstBase.BaseTransform):
             0,
             RW,
         ),
+        "workers": (
+            int,
+            "Workers",
+            "How many frames are processed at once. 1: one at a time in the streaming thread. "
+            "N > 1: N workers (see worker-kind) process frames side by side and frames leave in "
+            "their input order, with their metas and timestamps; at most 2 x workers x "
+            "batch-size frames are held, upstream waits when they are. Set before starting.",
+            1,
+            64,
+            1,
+            RW,
+        ),
+        "worker-kind": (
+            WORKER_KIND.gtype,
+            "Worker kind",
+            '"thread": workers are threads of this process, for libraries whose work releases '
+            'the GIL (numpy, OpenCV, torch). "process": each worker is a process that loads '
+            "the library and runs its start() and stop(); frames reach it through shared "
+            "memory, for pure-Python work. Set before starting.",
+            0,
+            RW,
+        ),
+        "worker-timeout": (
+            int,
+            "Worker timeout",
+            "Milliseconds a worker may spend on one frame (or batch) before the frame fails "
+            "through on-error; a worker process is then killed and replaced, a worker thread "
+            "is left to finish and replaced. 0: no limit. With workers=1 and batch-size=1 it "
+            "is not used. Set before starting.",
+            0,
+            G_MAXINT,
+            0,
+            RW,
+        ),
+        "batch-size": (
+            int,
+            "Batch size",
+            "Frames per call of the library's process_batch(buffers, in_meta, options, events), "
+            'in_meta holding them as the "frame" list; it returns one out_meta per frame. '
+            "A partial batch is processed at end of stream, before other serialized events "
+            "and after batch-timeout. 1: process_ip()/process(). Set before starting.",
+            1,
+            1024,
+            1,
+            RW,
+        ),
+        "batch-timeout": (
+            int,
+            "Batch timeout",
+            "Milliseconds a partial batch waits for more frames before it is processed (for "
+            "live sources). 0: it waits until it is full or the stream ends. Set before "
+            "starting.",
+            0,
+            G_MAXINT,
+            0,
+            RW,
+        ),
         "labels": (
             str,
             "Labels",
@@ -217,6 +292,7 @@ class EmPyCustom(GstBase.BaseTransform):
         self._events_lock = threading.Lock()
         self._reload_requested = False
         self._refused_before_start: list[str] = []
+        self._parallel: Parallel | None = None
         self._address = gobject_pointer(self)
         self.set_in_place(False)
 
@@ -247,13 +323,17 @@ class EmPyCustom(GstBase.BaseTransform):
             return RELOAD.value(settings.reload)
         if name == "labels":
             return settings.labels_text
+        if name == "worker-kind":
+            return WORKER_KIND.value(settings.worker_kind)
+        if name in RUN_SETTINGS:
+            return getattr(settings, RUN_SETTINGS[name])
         raise AttributeError(f"unknown property {name}")
 
     _last_meta_after_stop: str | None = None
 
     def do_set_property(self, prop: GObject.ParamSpec, value: Any) -> None:
         name = prop.name
-        if name in ("custom-lib", "in-place") and self._state is not None:
+        if (name in ("custom-lib", "in-place") or name in RUN_SETTINGS) and self._state is not None:
             self._refuse(
                 f"property '{name}' cannot change while the element is running; "
                 "set it before starting the pipeline"
@@ -277,6 +357,10 @@ class EmPyCustom(GstBase.BaseTransform):
             self._update(reload=RELOAD.nick(value))
         elif name == "labels":
             self._update(labels_text=value, label_ids=parse_labels(value))
+        elif name == "worker-kind":
+            self._update(worker_kind=WORKER_KIND.nick(value))
+        elif name in RUN_SETTINGS:
+            self._update(**{RUN_SETTINGS[name]: value})
         else:
             raise AttributeError(f"unknown property {name}")
 
@@ -333,7 +417,10 @@ class EmPyCustom(GstBase.BaseTransform):
             options = parse_json_object(settings.options_text, "options")
             # Resolved once: a reload after the application changed folder loads the same file.
             path = os.path.abspath(settings.custom_lib) if settings.custom_lib else None
-            library = load_library(path, settings.in_place)
+            if settings.parallel and settings.worker_kind == "process":
+                resolved = dataclasses.replace(settings, custom_lib=path)
+                return self._start_processes(resolved, options)
+            library = load_library(path, settings.in_place, settings.batch_size > 1)
         except (PropertyValueError, LibraryError) as error:
             report_error(self, CAT, str(error), getattr(error, "debug", ""), domain="settings")
             return False
@@ -353,16 +440,47 @@ class EmPyCustom(GstBase.BaseTransform):
         self.set_in_place(settings.in_place)
         self._reload_requested = False
         self._state = State(library=library, starter=starter, watcher=watcher, started=started)
-        CAT.info(self, f"started custom-lib '{library.path}', in-place={settings.in_place}")
-        if analytics_unavailable():
-            CAT.info(self, analytics_unavailable())
+        if settings.parallel:
+            batch = settings.batch_size > 1
+            workers = [ThreadWorker(batch) for _ in range(settings.workers)]
+            self._parallel = Parallel(self, settings, workers, CAT)
+        self._log_started(settings)
         return True
 
+    def _start_processes(self, settings: Settings, options: dict[str, Any]) -> bool:
+        """worker-kind=process: the library is loaded and started in each worker process."""
+        workers = start_processes(self, settings, options, CAT)
+        if workers is None:
+            return False
+        self.set_in_place(settings.in_place)
+        self._reload_requested = False
+        watcher = FileWatcher(settings.custom_lib)
+        self._state = State(library=None, starter=None, watcher=watcher, started=True)
+        self._parallel = Parallel(self, settings, workers, CAT)
+        self._log_started(settings)
+        return True
+
+    def _log_started(self, settings: Settings) -> None:
+        CAT.info(
+            self,
+            f"started custom-lib '{settings.custom_lib}', in-place={settings.in_place}, "
+            f"workers={settings.workers} ({settings.worker_kind}), "
+            f"batch-size={settings.batch_size}",
+        )
+        if analytics_unavailable():
+            CAT.info(self, analytics_unavailable())
+
     def do_stop(self) -> bool:
+        parallel, self._parallel = self._parallel, None
+        if parallel is not None:
+            for failure in parallel.close():  # worker processes ran stop()
+                report_warning(self, CAT, str(failure), failure.debug)
         state, self._state = self._state, None
         if state is None:
             return True
         self._last_meta_after_stop = state.last_meta
+        if state.starter is None:
+            return True
         if state.starter.abandon():
             CAT.warning(
                 self,
@@ -408,7 +526,9 @@ class EmPyCustom(GstBase.BaseTransform):
         self._reload_requested = False
         path = state.library.path
         try:
-            new = load_new_version(state.library, settings.in_place, settings.options)
+            new = load_new_version(
+                state.library, settings.in_place, settings.options, settings.batch_size > 1
+            )
         except LibraryError as error:
             text = f"reloading custom-lib '{path}' failed, the running version stays: {error}"
             report_warning(self, CAT, text, error.debug)
@@ -428,6 +548,12 @@ class EmPyCustom(GstBase.BaseTransform):
             return False
         CAT.info(self, f"caps set: {incaps.to_string()}")
         return True
+
+    def do_sink_event(self, event: Gst.Event) -> bool:
+        parallel = self._parallel
+        if parallel is not None:
+            parallel.sink_event(event)  # frames ahead of a serialized event leave first
+        return GstBase.BaseTransform.do_sink_event(self, event)
 
     def do_transform_meta(self, outbuf: Gst.Buffer, meta: Gst.Meta, inbuf: Gst.Buffer) -> bool:
         # Input and output caps are the same, so every meta (ROI metas included) stays valid.
@@ -508,12 +634,15 @@ class EmPyCustom(GstBase.BaseTransform):
         state.last_meta = text
         custom_meta.write_meta_json(downstream, text)
         write_results(rois, results_to_write(objects))
+        self._emit_new_meta(state, settings, text)
+        return FLOW_OK
+
+    def _emit_new_meta(self, state: State | None, settings: Settings, text: str) -> None:
         # Emitting costs ~15 us per buffer in a streaming thread even with nobody listening.
         if not settings.silent and _native.has_handler(self._address, NEW_META_SIGNAL):
             failures = emit_text_reporting_errors(self._address, NEW_META_SIGNAL, text)
-            if failures:
+            if failures and state is not None:
                 self._handler_failed(state, failures)
-        return FLOW_OK
 
     def _warn_forgotten_maps(self, state: State, function_name: str, count: int) -> None:
         text = forgotten_maps_text(function_name, state.library.path, count)
@@ -586,3 +715,11 @@ class EmPyCustom(GstBase.BaseTransform):
 
 
 NEW_META_SIGNAL = add_text_signal(EmPyCustom, "new-meta")
+# Properties read when the element starts (refused while running): name -> Settings field.
+RUN_SETTINGS = {
+    "workers": "workers",
+    "worker-kind": "worker_kind",
+    "worker-timeout": "worker_timeout_ms",
+    "batch-size": "batch_size",
+    "batch-timeout": "batch_timeout_ms",
+}

@@ -22,6 +22,22 @@ _signatures = {
             ctypes.c_char_p,
         ],
     ),  # fmt: skip
+    "gst_mini_object_ref": (ctypes.c_void_p, [ctypes.c_void_p]),
+    "gst_mini_object_is_writable": (ctypes.c_int, [ctypes.c_void_p]),
+    "gst_pad_push": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
+    "gst_memory_new_wrapped": (
+        ctypes.c_void_p,
+        [
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_size_t,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ],
+    ),  # fmt: skip
+    "gst_buffer_append_memory": (None, [ctypes.c_void_p, ctypes.c_void_p]),
 }
 
 

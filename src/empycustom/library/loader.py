@@ -23,8 +23,10 @@ class LibraryError(Exception):
         self.debug = debug
 
 
-def required_function(in_place: bool) -> str:
-    """The function a library must define for the given `in-place` value."""
+def required_function(in_place: bool, batch: bool = False) -> str:
+    """The function a library must define for the given `in-place` value (and batch-size > 1)."""
+    if batch:
+        return "process_batch"
     return "process_ip" if in_place else "process"
 
 
@@ -46,6 +48,7 @@ class CustomLibrary:
     stop: Callable[[dict[str, Any]], Any] | None
     process: Callable[..., Any] | None
     process_ip: Callable[..., Any] | None
+    process_batch: Callable[..., Any] | None = None
 
     def function(self, name: str) -> Callable[..., Any] | None:
         return getattr(self, name)
@@ -56,19 +59,17 @@ class CustomLibrary:
             del sys.modules[self.module.__name__]
 
 
-def load_library(path: str | None, in_place: bool) -> CustomLibrary:
-    """Import the file at `path` and check it defines what `in_place` needs.
+def load_library(path: str | None, in_place: bool, batch: bool = False) -> CustomLibrary:
+    """Import the file at `path` and check it defines what `in_place` (and `batch`) needs.
 
     Raises `LibraryError` with a message naming the property or function.
     """
     library = import_library(path)
-    needed = required_function(in_place)
+    needed = required_function(in_place, batch)
     if library.function(needed) is None:
         library.unload()
-        raise LibraryError(
-            f"custom-lib '{path}' has no function {needed}(), which in-place="
-            f"{'true' if in_place else 'false'} needs"
-        )
+        needs = "batch-size > 1" if batch else f"in-place={'true' if in_place else 'false'}"
+        raise LibraryError(f"custom-lib '{path}' has no function {needed}(), which {needs} needs")
     return library
 
 
@@ -111,7 +112,7 @@ def import_library(path: str | None) -> CustomLibrary:
     try:
         functions = {
             fname: _callable_or_none(module, fname, path)
-            for fname in ("start", "stop", "process", "process_ip")
+            for fname in ("start", "stop", "process", "process_ip", "process_batch")
         }
     except LibraryError:
         _restore_module(name, previous)
@@ -125,6 +126,7 @@ ARGUMENTS = {
     "stop": "options",
     "process": "in_buffer, in_meta, options, events",
     "process_ip": "io_buffer, in_meta, options, events",
+    "process_batch": "buffers, in_meta, options, events",
 }
 
 

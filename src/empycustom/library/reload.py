@@ -66,7 +66,7 @@ class FileWatcher:
 
 
 def load_new_version(
-    running: CustomLibrary, in_place: bool, options: dict[str, Any]
+    running: CustomLibrary, in_place: bool, options: dict[str, Any], batch: bool = False
 ) -> CustomLibrary:
     """Import the library file again and start it, next to the version that keeps running.
 
@@ -74,7 +74,7 @@ def load_new_version(
     `LibraryError`, with the traceback) leaves the running version untouched.
     """
     try:
-        new = load_library(running.path, in_place)
+        new = load_library(running.path, in_place, batch)
         try:
             start_library(new, options)
         except LibraryError:

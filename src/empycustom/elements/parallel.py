@@ -1,0 +1,343 @@
+"""`workers` > 1 or `batch-size` > 1: the empycustom element's frames through ordered workers.
+
+With the defaults the element is a plain BaseTransform (transform_ip/transform). Otherwise,
+while it runs, its sink pad's chain function is this module's: each buffer is accepted on the
+streaming thread (in_meta built, events and the settings snapshot taken, in stream order),
+handed to the `OrderedWorkers` engine and pushed from its output thread in input order, where
+the merged meta, `last-meta` and `new-meta` are done as without workers. Serialized events wait
+for the frames ahead of them (`sink_event`); a flush discards the frames in flight.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from empycustom import _native
+from empycustom.frames.calls import Dropped, Raised, Returned, call_library
+from empycustom.frames.layout import FrameLayout
+from empycustom.frames.views import copy_frame
+from empycustom.frames.worker_process import ProcessWorker, Spec
+from empycustom.gst.clib import gobject_pointer, gst
+from empycustom.gst.debug import DebugCategory
+from empycustom.gst.messages import post_error, report_error, report_warning
+from empycustom.gst.runtime import Gst
+from empycustom.library.loader import CustomLibrary, LibraryError, required_function
+from empycustom.library.workers import Crashed, OrderedWorkers, TimedOut, Worker
+from empycustom.meta import custom_meta
+from empycustom.meta.chain import carry_upstream, results_to_write
+from empycustom.meta.editing import close_frame, open_frame
+from empycustom.meta.inmeta import build_in_meta
+from empycustom.meta.merge import add_events, merge_results
+from empycustom.meta.objects import read_objects, write_results
+from empycustom.meta.outmeta import parse_out_meta, to_json
+
+FLOW_OK = Gst.FlowReturn.OK
+FLOW_ERROR = Gst.FlowReturn.ERROR
+FLOW_FLUSHING = Gst.FlowReturn.FLUSHING
+FLUSH_START = Gst.EventType.FLUSH_START
+FLUSH_STOP = Gst.EventType.FLUSH_STOP
+SERIALIZED = Gst.EventTypeFlags.SERIALIZED
+PAD_FLUSHING = Gst.PadFlags.FLUSHING
+COPY_METADATA = (
+    Gst.BufferCopyFlags.FLAGS | Gst.BufferCopyFlags.TIMESTAMPS | Gst.BufferCopyFlags.META
+)
+COPY_SHALLOW = COPY_METADATA | Gst.BufferCopyFlags.MEMORY
+PROCESS_START_S = 60.0  # how long a worker process may take to import and start the library
+
+
+@dataclass(eq=False)
+class FrameJob:
+    """One frame on its way through the workers (in_meta None: skipped by process-interval)."""
+
+    inbuf: Gst.Buffer | None
+    outbuf: Gst.Buffer | None
+    in_meta: dict[str, Any] | None
+    objects: list[dict[str, Any]]
+    rois: list[Any]
+    settings: Any
+    events: dict[str, Any]
+    library: CustomLibrary | None
+    layout: FrameLayout
+
+
+class ThreadWorker:
+    """Runs the library in a worker thread of this process (for work that releases the GIL)."""
+
+    def __init__(self, batch: bool) -> None:
+        self.batch = batch
+
+    def run(self, jobs: list[FrameJob]) -> list[Any]:
+        first = jobs[0]
+        events = _batch_events(jobs)
+        return call_library(
+            first.library,
+            first.settings.in_place,
+            [job.inbuf for job in jobs],
+            [job.outbuf for job in jobs],
+            [job.in_meta for job in jobs],
+            first.layout,
+            first.settings.options,
+            events,
+            self.batch,
+        )
+
+    def interrupt(self) -> bool:
+        return False  # a Python thread cannot be stopped
+
+    def close(self) -> None:
+        pass
+
+
+def _batch_events(jobs: list[FrameJob]) -> dict[str, Any]:
+    if len(jobs) == 1:
+        return jobs[0].events
+    merged: dict[str, Any] = {}
+    for job in jobs:
+        merged.update(job.events)
+    return merged
+
+
+class Parallel:
+    """The element's pipeline mode, from start to stop."""
+
+    def __init__(
+        self, element: Any, settings: Any, workers: list[Worker], category: DebugCategory
+    ) -> None:
+        self.element = element
+        self.category = category
+        self.process_workers = [w for w in workers if isinstance(w, ProcessWorker)]
+        self.kind = settings.worker_kind
+        self.batch = settings.batch_size > 1
+        self.flow = FLOW_OK
+        self.sinkpad = element.get_static_pad("sink")
+        self.srcpad = element.get_static_pad("src")
+        self._srcpad_address = gobject_pointer(self.srcpad)
+        self._batch_settings = None
+        timeout = settings.worker_timeout_ms / 1000 if settings.worker_timeout_ms else None
+        batch_timeout = settings.batch_timeout_ms / 1000 if settings.batch_timeout_ms else None
+        self.pool = OrderedWorkers(
+            workers,
+            self._deliver,
+            batch_size=settings.batch_size,
+            batch_timeout_s=batch_timeout,
+            timeout_s=timeout,
+            make_worker=(lambda: ThreadWorker(self.batch)) if self.kind == "thread" else None,
+            name=element.get_name(),
+        )
+        address = gobject_pointer(self.sinkpad)
+        self._base_chain = _native.pad_chain_function(address)
+        self.sinkpad.set_chain_function_full(self._chain)
+
+    def close(self) -> list[LibraryError]:
+        """Stop the engine (worker processes run stop()), give the sink pad its chain function
+        back; returns the failures of the processes' stop()."""
+        self.pool.stop()
+        _native.set_pad_chain_function(gobject_pointer(self.sinkpad), self._base_chain)
+        return [w.stop_failure for w in self.process_workers if w.stop_failure is not None]
+
+    # Streaming thread
+
+    def _flushing(self) -> bool:
+        return bool(self.sinkpad.flags & PAD_FLUSHING)
+
+    def _chain(self, pad: Gst.Pad, parent: Any, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        _native.keep_thread_state()
+        if self.flow != FLOW_OK:
+            return self.flow
+        try:
+            return self._accept(buffer)
+        except Exception as error:  # PyGObject would print it and return OK: the frame lost
+            text = f"accepting a buffer for the workers failed: {type(error).__name__}: {error}"
+            report_error(self.element, self.category, text, traceback.format_exc(), domain="stream")
+            self.flow = FLOW_ERROR
+            return FLOW_ERROR
+
+    def _accept(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
+        element = self.element
+        state = element._state
+        layout = element._layout
+        if state is None or layout is None:
+            post_error(element, "received a buffer before the element started", domain="stream")
+            return FLOW_ERROR
+        if not state.started:
+            flow = element._await_start(state)
+            if flow != FLOW_OK:
+                return flow
+        settings = element._settings
+        frame_num = state.frame_num
+        state.frame_num = frame_num + 1
+        pool = self.pool
+        if frame_num % settings.process_interval:
+            job = FrameJob(buffer, None, None, [], [], settings, {}, None, layout)
+            return self._result(pool.submit(job, work=False, cancelled=self._flushing))
+        if self.batch and settings is not self._batch_settings:
+            pool.close_batch()  # options and the like change at a batch boundary
+            self._batch_settings = settings
+        if element._reload_requested or (
+            settings.reload == "on-change" and state.watcher.changed()
+        ):
+            if not pool.drain(self._flushing):
+                return self._result(False)
+            self.reload(state, settings)
+        events = element._take_events()
+        outbuf = None
+        if settings.in_place:
+            if not gst.gst_mini_object_is_writable(hash(buffer)):
+                # A new buffer sharing the memory (a write map copies it then); Boxed.copy()
+                # would only add a reference.
+                buffer = buffer.copy_region(COPY_SHALLOW, 0, buffer.get_size())
+        else:
+            outbuf = Gst.Buffer.new_allocate(None, layout.size, None)
+            Gst.Buffer.copy_into(outbuf, buffer, COPY_METADATA, 0, buffer.get_size())
+        # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
+        downstream = buffer if outbuf is None else outbuf
+        objects, rois = read_objects(downstream, settings.label_ids)
+        pts = _native.buffer_pts(hash(buffer))
+        in_meta = build_in_meta(frame_num, pts, layout.for_buffer(buffer), objects)
+        carry_upstream(in_meta, custom_meta.read_meta(downstream))  # results written upstream
+        if self.kind == "thread":
+            open_frame(in_meta, downstream, rois, settings.label_ids)  # for add_object()
+        job = FrameJob(
+            buffer, outbuf, in_meta, objects, rois, settings, events, state.library, layout
+        )
+        del buffer, outbuf, downstream
+        return self._result(pool.submit(job, cancelled=self._flushing))
+
+    def _result(self, accepted: bool) -> Gst.FlowReturn:
+        if accepted:
+            return FLOW_OK
+        return self.flow if self.flow != FLOW_OK else FLOW_FLUSHING
+
+    def sink_event(self, event: Gst.Event) -> None:
+        """Before the element handles a sink event: flushes discard, serialized events wait."""
+        kind = event.type
+        if kind == FLUSH_START:
+            self.pool.flush()
+        elif kind == FLUSH_STOP:
+            self.pool.resume()
+            self.flow = FLOW_OK
+        elif Gst.EventType.get_flags(kind) & SERIALIZED:
+            self.pool.drain(self._flushing)
+
+    def reload(self, state: Any, settings: Any) -> None:
+        element = self.element
+        if self.kind == "thread":
+            element._reload(state, settings)
+            return
+        element._reload_requested = False
+        state.watcher.mark_loaded()
+        for worker in self.process_workers:
+            failure = worker.reload(settings.options)
+            if failure is not None:
+                text = (
+                    f"reloading custom-lib '{worker.spec.path}' in worker process "
+                    f"{worker.index} failed, the running version stays: {failure}"
+                )
+                report_warning(element, self.category, text, failure.debug)
+
+    # Output thread
+
+    def _deliver(self, item: Any) -> bool:
+        job: FrameJob = item.payload
+        element = self.element
+        if job.in_meta is None:  # skipped: passes untouched
+            return self._push(job, output=False)
+        outcome = item.outcome
+        settings = job.settings
+        name = required_function(settings.in_place, self.batch)
+        close_frame(job.in_meta)
+        if isinstance(outcome, Returned):
+            if outcome.left_open:
+                element._warn_forgotten_maps(element._state, name, outcome.left_open)
+            try:
+                results = parse_out_meta(outcome.out_meta, name)
+                merge_results(job.in_meta, results)
+                add_events(job.in_meta, job.events)
+                text = to_json(job.in_meta, name)
+            except BaseException as error:  # noqa: BLE001 - follows on-error, as without workers
+                debug = traceback.format_exc()
+                return self._failed(job, f"custom-lib '{settings.custom_lib}': {error}", debug)
+            if outcome.passed_input:
+                copy_frame(job.inbuf, job.outbuf, job.layout)
+            state = element._state
+            if state is not None:
+                state.last_meta = text
+            custom_meta.write_meta_json(job.inbuf if job.outbuf is None else job.outbuf, text)
+            write_results(job.rois, results_to_write(job.objects))
+            element._emit_new_meta(state, settings, text)
+            return self._push(job, output=job.outbuf is not None)
+        if isinstance(outcome, Dropped):
+            return True
+        if isinstance(outcome, Raised):
+            return self._failed(job, outcome.text, outcome.debug)
+        if isinstance(outcome, TimedOut):
+            what = "process" if self.kind == "process" else "thread"
+            fate = (
+                "it was killed and is replaced" if self.kind == "process"
+                else "it is left to finish and a new thread takes its place"
+            )  # fmt: skip
+            text = (
+                f"{name}() of custom-lib '{settings.custom_lib}' did not return within "
+                f"{settings.worker_timeout_ms} ms (worker-timeout) in a worker {what}; {fate}"
+            )
+            return self._failed(job, text, "")
+        if isinstance(outcome, Crashed):
+            return self._failed(job, outcome.text, outcome.debug)
+        return self._failed(job, f"unexpected worker outcome {outcome!r}", "")
+
+    def _failed(self, job: FrameJob, text: str, debug: str) -> bool:
+        element = self.element
+        policy = job.settings.on_error
+        category = self.category
+        if policy == "error":
+            report_error(element, category, text, debug)
+            self.flow = FLOW_ERROR
+            return False
+        if policy == "drop":
+            report_warning(element, category, text + "; frame dropped (on-error=drop)", debug)
+            return True
+        report_warning(element, category, text + "; frame passed unchanged (on-error=warn)", debug)
+        return self._push(job, output=False)
+
+    def _push(self, job: FrameJob, output: bool) -> bool:
+        # Pushed with the only reference (no Python object keeps one), so that the next
+        # element may write it in place.
+        address = hash(job.outbuf if output else job.inbuf)
+        gst.gst_mini_object_ref(address)
+        job.inbuf = job.outbuf = None
+        flow = Gst.FlowReturn(gst.gst_pad_push(self._srcpad_address, address))
+        if flow == FLOW_OK:
+            return True
+        if flow == FLOW_FLUSHING:
+            self.flow = FLOW_FLUSHING
+            return True
+        self.flow = flow
+        return False
+
+
+def start_processes(
+    element: Any, settings: Any, options: dict[str, Any], category: DebugCategory
+) -> list[ProcessWorker] | None:
+    """Start the worker processes, each loading the library and running its start();
+    None (after an error message) when one of them fails."""
+    spec = Spec(settings.custom_lib, settings.in_place, settings.batch_size > 1, options)
+    workers = [ProcessWorker(spec, index, PROCESS_START_S) for index in range(settings.workers)]
+    try:
+        for worker in workers:
+            worker.launch()
+    except OSError as error:
+        for worker in workers:
+            worker.kill()
+        report_error(element, category, f"cannot start worker processes: {error}",
+                     domain="init")  # fmt: skip
+        return None
+    failures = [worker.started() for worker in workers]
+    failure = next((failure for failure in failures if failure is not None), None)
+    if failure is not None:
+        for worker in workers:
+            worker.kill()
+        report_error(element, category, str(failure), failure.debug, domain="init")
+        return None
+    return workers

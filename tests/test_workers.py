@@ -1,0 +1,491 @@
+"""workers > 1 and batch-size > 1 in real pipelines: order, completeness, events, EOS, seeks,
+NULL under load, crashed and hung workers, batches, live sources, pixels written in place."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from pipeline import feed_appsrc, run_pipeline
+
+from empycustom.gst.runtime import Gst
+
+SMALL = "video/x-raw,format=RGBA,width=16,height=16"
+
+RANDOM_WORK = """
+import random, time
+import empycustom
+
+def process_ip(buffer, in_meta, options, events):
+    frame = in_meta["frame"][0]
+    random.seed(frame["frame_num"])
+    time.sleep(random.choice(options.get("sleeps", [0, 0, 0.0002, 0.001])))
+    with empycustom.frame(buffer, in_meta, writable=True) as view:
+        view[0, 0, 0] = frame["frame_num"] % 251
+    return {"n": frame["frame_num"], "pts": frame["buf_pts"], "events": events}
+"""
+
+
+def nums(result) -> list[int]:
+    return [frame.meta["frame"][0]["emcustom"]["n"] for frame in result.frames]
+
+
+def strip_wall_clock(meta: dict) -> dict:
+    for frame in meta["frame"]:
+        frame.pop("timestamp", None)
+    return meta
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_order_and_completeness_over_10000_frames(write_library, kind):
+    lib = write_library(RANDOM_WORK)
+    count = 10000 if kind == "thread" else 3000  # a process worker copies each frame twice
+    result = run_pipeline(
+        f"videotestsrc num-buffers={count} ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=3 worker-kind={kind} ! appsink name=sink",
+        timeout=240,
+    )
+    assert result.eos, result.error_texts
+    assert not result.errors and not result.warnings
+    assert nums(result) == list(range(count))
+    assert [frame.pts for frame in result.frames] == sorted(frame.pts for frame in result.frames)
+    assert all(frame.data[0] == n % 251 for n, frame in enumerate(result.frames))
+    # new-meta is emitted in order too, once per frame
+    assert [s["frame"][0]["emcustom"]["n"] for s in result.signals] == list(range(count))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "workers=2 worker-kind=thread",
+        "workers=2 worker-kind=process",
+        "workers=2 worker-kind=thread in-place=false",
+        "workers=2 worker-kind=process in-place=false",
+    ],
+)
+def test_results_identical_to_one_worker(write_library, settings):
+    lib = write_library(
+        RANDOM_WORK
+        + """
+import numpy as np
+
+def process(buffer, in_meta, options, events):
+    out = process_ip(buffer, in_meta, options, events)
+    with empycustom.frame(buffer, in_meta) as view:
+        return 255 - np.array(view), out
+"""
+    )
+    in_place = "in-place=false" not in settings
+    extra = settings.replace("in-place=false", "")
+    description = (
+        "videotestsrc num-buffers=120 pattern=ball ! video/x-raw,format=RGBA,width=32,height=24 "
+        f"! identity ! empycustom name=e custom-lib={lib} in-place={str(in_place).lower()} "
+        "{workers} ! appsink name=sink"
+    )
+    if not in_place:  # not in place the input is not writable: read-only library variant
+        lib_text = open(lib).read().replace("writable=True", "writable=False")
+        lib_text = lib_text.replace('view[0, 0, 0] = frame["frame_num"] % 251', "pass")
+        open(lib, "w").write(lib_text)
+    one = run_pipeline(description.format(workers=""), timeout=60)
+    many = run_pipeline(description.format(workers=extra), timeout=120)
+    assert one.eos and many.eos, many.error_texts
+    assert len(one.frames) == len(many.frames) == 120
+    for a, b in zip(one.frames, many.frames, strict=True):
+        assert strip_wall_clock(a.meta) == strip_wall_clock(b.meta)
+        assert a.data == b.data
+        assert a.pts == b.pts
+
+
+def test_skipped_frames_keep_their_place(write_library):
+    lib = write_library(RANDOM_WORK)
+    result = run_pipeline(
+        f"videotestsrc num-buffers=300 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        "in-place=true workers=3 process-interval=3 ! appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos
+    assert len(result.frames) == 300
+    for n, frame in enumerate(result.frames):
+        if n % 3:
+            assert frame.meta is None
+        else:
+            assert frame.meta["frame"][0]["emcustom"]["n"] == n
+    assert [frame.pts for frame in result.frames] == sorted(frame.pts for frame in result.frames)
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_events_delivered_once_in_stream_order(write_library, kind):
+    lib = write_library(RANDOM_WORK)
+    sent = []
+
+    def on_buffer(pipeline, count):
+        if count % 25 == 0 and count < 200:
+            sent.append(count)
+            pipeline.get_by_name("e").set_property("events", json.dumps({"at": count}))
+
+    result = run_pipeline(
+        f"videotestsrc num-buffers=240 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=3 worker-kind={kind} ! appsink name=sink",
+        timeout=120,
+        on_buffer=on_buffer,
+    )
+    assert result.eos
+    delivered = [
+        frame.meta["frame"][0]["events"]["at"]
+        for frame in result.frames
+        if "events" in frame.meta["frame"][0]
+    ]
+    assert delivered == sent  # each exactly once, in the order they were set
+    library_saw = [
+        frame.meta["frame"][0]["emcustom"]["events"]
+        for frame in result.frames
+        if frame.meta["frame"][0]["emcustom"]["events"]
+    ]
+    assert library_saw == [{"at": at} for at in sent]
+
+
+SLOW = """
+import time
+
+def process_ip(buffer, in_meta, options, events):
+    time.sleep(options.get("sleep", 0.05))
+    return {"n": in_meta["frame"][0]["frame_num"]}
+"""
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_eos_waits_for_frames_in_flight(write_library, kind):
+    lib = write_library(SLOW)
+    result = run_pipeline(
+        f"videotestsrc num-buffers=7 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=4 worker-kind={kind} ! appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos
+    assert nums(result) == list(range(7))
+
+
+def test_flushing_seek_during_flight(write_library):
+    lib = write_library(SLOW)
+    pipeline = Gst.parse_launch(
+        f"videotestsrc num-buffers=40 ! {SMALL},framerate=30/1 ! empycustom name=e "
+        f'custom-lib={lib} in-place=true workers=3 options="{{\\"sleep\\": 0.03}}" ! '
+        "fakesink name=sink sync=false signal-handoffs=true"
+    )
+    seen = []
+    pipeline.get_by_name("sink").connect("handoff", lambda _s, buffer, _p: seen.append(buffer.pts))
+    pipeline.set_state(Gst.State.PLAYING)
+    bus = pipeline.get_bus()
+    assert bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.ASYNC_DONE) is not None
+    time.sleep(0.2)  # frames in flight in all workers
+    assert pipeline.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH, 0)
+    message = bus.timed_pop_filtered(
+        60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING
+    )
+    pipeline.set_state(Gst.State.NULL)
+    assert message is not None and message.type == Gst.MessageType.EOS, message
+    assert seen.count(0) == 2  # the first frame again after the seek
+    restart = len(seen) - 1 - seen[::-1].index(0)
+    frame = Gst.SECOND // 30
+    before, after = seen[:restart], seen[restart:]
+    # No frame lost or reordered on either side; frames in flight at the seek were discarded.
+    assert all(b - a in (frame, frame + 1) for a, b in zip(before, before[1:], strict=False))
+    assert all(b - a in (frame, frame + 1) for a, b in zip(after, after[1:], strict=False))
+    assert len(after) > 1
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_null_returns_promptly_under_load(write_library, kind):
+    lib = write_library(SLOW)
+    pipeline = Gst.parse_launch(
+        f"videotestsrc ! {SMALL} ! empycustom name=e custom-lib={lib} in-place=true "
+        f'workers=2 worker-kind={kind} options="{{\\"sleep\\": 0.3}}" ! fakesink'
+    )
+    pipeline.set_state(Gst.State.PLAYING)
+    pipeline.get_state(10 * Gst.SECOND)
+    time.sleep(0.5)
+    began = time.monotonic()
+    pipeline.set_state(Gst.State.NULL)
+    elapsed = time.monotonic() - began
+    assert elapsed < 1.5, elapsed
+
+
+CRASH = """
+import os
+
+def process_ip(buffer, in_meta, options, events):
+    n = in_meta["frame"][0]["frame_num"]
+    if n == options["crash_at"]:
+        os._exit(3)
+    return {"n": n, "pid": os.getpid()}
+"""
+
+
+@pytest.mark.parametrize("policy", ["error", "warn", "drop"])
+def test_worker_process_killed_mid_stream(write_library, policy):
+    lib = write_library(CRASH)
+    result = run_pipeline(
+        f"videotestsrc num-buffers=30 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=2 worker-kind=process on-error={policy} "
+        'options="{\\"crash_at\\": 10}" ! appsink name=sink',
+        timeout=60,
+    )
+    if policy == "error":
+        assert result.errors and not result.eos
+        assert "died (exit status 3)" in result.error_texts
+        assert all(frame.meta["frame"][0]["emcustom"]["n"] < 10 for frame in result.frames)
+        return
+    assert result.eos, result.error_texts
+    assert "died (exit status 3)" in result.warning_texts
+    assert "replaced by a new one" in result.warning_texts
+    processed = [f.meta["frame"][0]["emcustom"]["n"] for f in result.frames if f.meta]
+    assert processed == [n for n in range(30) if n != 10]
+    if policy == "warn":
+        assert len(result.frames) == 30 and result.frames[10].meta is None
+    else:
+        assert len(result.frames) == 29
+    pids = {f.meta["frame"][0]["emcustom"]["pid"] for f in result.frames if f.meta}
+    assert len(pids) == 3  # two workers, one of them replaced
+
+
+def test_a_worker_process_killed_from_outside(write_library):
+    lib = write_library(
+        """
+import os, time
+
+def process_ip(buffer, in_meta, options, events):
+    time.sleep(0.01)
+    return {"pid": os.getpid()}
+"""
+    )
+    pids = []
+
+    def on_buffer(pipeline, count):
+        if count == 20:
+            import os
+            import signal
+
+            os.kill(pids[0], signal.SIGKILL)
+
+    def remember(pipeline):
+        element = pipeline.get_by_name("e")
+        element.connect(
+            "new-meta",
+            lambda _e, text: pids.append(json.loads(text)["frame"][0]["emcustom"]["pid"]),
+        )
+
+    result = run_pipeline(
+        f"videotestsrc num-buffers=80 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        "in-place=true workers=2 worker-kind=process on-error=warn ! appsink name=sink",
+        timeout=60,
+        configure=remember,
+        on_buffer=on_buffer,
+    )
+    assert result.eos
+    assert len(result.frames) == 80
+    assert "killed by SIGKILL" in result.warning_texts
+
+
+HANG = """
+import time
+
+def process_ip(buffer, in_meta, options, events):
+    n = in_meta["frame"][0]["frame_num"]
+    if n == 5:
+        time.sleep(30)
+    return {"n": n}
+"""
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_a_hung_worker_is_reported_and_replaced(write_library, kind):
+    lib = write_library(HANG)
+    began = time.monotonic()
+    result = run_pipeline(
+        f"videotestsrc num-buffers=20 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=2 worker-kind={kind} worker-timeout=500 on-error=drop ! "
+        "appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos, result.error_texts
+    assert time.monotonic() - began < 15
+    assert "did not return within 500 ms" in result.warning_texts
+    assert nums(result) == [n for n in range(20) if n != 5]
+
+
+def test_a_hung_worker_under_error_stops_the_stream(write_library):
+    lib = write_library(HANG)
+    result = run_pipeline(
+        f"videotestsrc num-buffers=20 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        "in-place=true workers=2 worker-kind=process worker-timeout=300 ! appsink name=sink",
+        timeout=30,
+    )
+    assert result.errors
+    assert "did not return within 300 ms" in result.error_texts
+    assert nums(result) == list(range(5))
+
+
+BATCH = """
+import empycustom
+
+def process_batch(buffers, in_meta, options, events):
+    results = []
+    for buffer, frame in zip(buffers, in_meta["frame"]):
+        with empycustom.frame(buffer, frame, writable=True) as view:
+            view[0, 0, 1] = len(buffers)
+        results.append({"n": frame["frame_num"], "batch": len(buffers)})
+    return results
+"""
+
+
+@pytest.mark.parametrize("settings", ["workers=1", "workers=2", "workers=2 worker-kind=process"])
+def test_batches_of_4_with_10_frames(write_library, settings):
+    lib = write_library(BATCH)
+    result = run_pipeline(
+        f"videotestsrc num-buffers=10 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true batch-size=4 {settings} ! appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos, result.error_texts
+    assert nums(result) == list(range(10))
+    batches = [frame.meta["frame"][0]["emcustom"]["batch"] for frame in result.frames]
+    assert batches == [4] * 8 + [2] * 2
+    assert [frame.data[1] for frame in result.frames] == batches
+
+
+def test_batch_size_needs_process_batch(write_library):
+    lib = write_library(SLOW)
+    result = run_pipeline(
+        f"videotestsrc num-buffers=3 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        "in-place=true batch-size=4 ! fakesink",
+        timeout=30,
+    )
+    assert result.errors
+    assert "no function process_batch(), which batch-size > 1 needs" in result.error_texts
+
+
+def test_live_source_with_batch_timeout(write_library):
+    lib = write_library(BATCH)
+    arrivals = []
+    result = run_pipeline(
+        f"videotestsrc is-live=true num-buffers=6 ! {SMALL},framerate=10/1 ! "
+        f"empycustom name=e custom-lib={lib} in-place=true batch-size=4 batch-timeout=30 ! "
+        "appsink name=sink",
+        timeout=30,
+        on_buffer=lambda _p, count: arrivals.append(time.monotonic()),
+    )
+    assert result.eos
+    assert nums(result) == list(range(6))
+    # Frames come every 100 ms: each waits 30 ms, then goes alone.
+    assert [frame.meta["frame"][0]["emcustom"]["batch"] for frame in result.frames] == [1] * 6
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps[:-1]) > 0.05  # not held back to the end of the stream (EOS drains the last)
+
+
+def test_process_workers_write_pixels_in_place(write_library):
+    lib = write_library(
+        """
+import empycustom
+
+def process_ip(buffer, in_meta, options, events):
+    with empycustom.frame(buffer, in_meta, writable=True) as view:
+        view[:, :, 0] = 255 - view[:, :, 0]
+        view[1, 2, 3] = 7
+    return {"done": True}
+"""
+    )
+    one = run_pipeline(
+        f"videotestsrc num-buffers=6 pattern=ball ! {SMALL} ! appsink name=sink", timeout=30
+    )
+    result = run_pipeline(
+        f"videotestsrc num-buffers=6 pattern=ball ! {SMALL} ! empycustom name=e "
+        f"custom-lib={lib} in-place=true workers=2 worker-kind=process ! appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos
+    for before, after in zip(one.frames, result.frames, strict=True):
+        expected = bytearray(before.data)
+        for index in range(0, len(expected), 4):
+            expected[index] = 255 - expected[index]
+        expected[(1 * 16 + 2) * 4 + 3] = 7
+        assert after.data == bytes(expected)
+
+
+def test_library_exception_in_a_worker_follows_on_error(write_library):
+    lib = write_library(
+        """
+def process_ip(buffer, in_meta, options, events):
+    if in_meta["frame"][0]["frame_num"] == 3:
+        raise ValueError("bad frame")
+    return {}
+"""
+    )
+    for kind in ("thread", "process"):
+        result = run_pipeline(
+            f"videotestsrc num-buffers=8 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+            f"in-place=true workers=2 worker-kind={kind} on-error=warn ! appsink name=sink",
+            timeout=60,
+        )
+        assert result.eos
+        assert len(result.frames) == 8
+        assert "process_ip() of custom-lib" in result.warning_texts
+        assert "ValueError: bad frame" in result.warning_texts
+        assert 'in process_ip\n    raise ValueError("bad frame")' in result.warning_texts
+
+
+def test_process_worker_start_failure_fails_the_state_change(write_library):
+    lib = write_library(
+        """
+def start(options):
+    raise RuntimeError("no model")
+
+def process_ip(buffer, in_meta, options, events):
+    return {}
+"""
+    )
+    result = run_pipeline(
+        f"videotestsrc num-buffers=3 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        "in-place=true workers=2 worker-kind=process ! fakesink",
+        timeout=30,
+    )
+    assert result.errors
+    assert "start() of custom-lib" in result.error_texts
+    assert "RuntimeError: no model" in result.error_texts
+
+
+def test_worker_settings_refused_while_running(write_library):
+    lib = write_library(SLOW)
+    pipeline = Gst.parse_launch(
+        f"videotestsrc ! {SMALL} ! empycustom name=e custom-lib={lib} in-place=true "
+        'workers=2 options="{\\"sleep\\": 0}" ! fakesink'
+    )
+    pipeline.set_state(Gst.State.PAUSED)
+    pipeline.get_state(10 * Gst.SECOND)
+    element = pipeline.get_by_name("e")
+    element.set_property("workers", 4)
+    message = pipeline.get_bus().timed_pop_filtered(Gst.SECOND, Gst.MessageType.WARNING)
+    pipeline.set_state(Gst.State.NULL)
+    assert element.get_property("workers") == 2
+    assert message is not None
+    text = message.parse_warning()[0].message
+    assert "'workers' cannot change while the element is running" in text
+
+
+def test_workers_with_a_downstream_empycustom_and_appsrc_metas(write_library):
+    """A chain of two elements with workers, and a writable buffer from appsrc."""
+    lib = write_library(RANDOM_WORK)
+    frames = []
+    for n in range(50):
+        buffer = Gst.Buffer.new_allocate(None, 16 * 16 * 4, None)
+        buffer.pts = n * Gst.SECOND // 30
+        frames.append(buffer)
+    result = run_pipeline(
+        f"appsrc name=src ! empycustom name=e custom-lib={lib} in-place=true workers=2 ! "
+        f"empycustom name=f custom-lib={lib} in-place=true workers=2 worker-kind=process ! "
+        "appsink name=sink",
+        timeout=60,
+        configure=lambda pipeline: feed_appsrc(pipeline, SMALL + ",framerate=30/1", frames),
+    )
+    assert result.eos, result.error_texts
+    assert nums(result) == list(range(50))
