@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench bench-instructions soak
+.PHONY: setup demo test lint bench bench-instructions soak test-debian13
 
 setup:
 	@bash scripts/setup.sh
@@ -29,3 +29,7 @@ bench-instructions: setup
 
 soak: setup
 	$(PY) -m pytest -q -p no:cacheprovider -m slow --run-slow
+
+# The set-up and the suite inside a Debian 13 root (debootstrap, reused; outside the tree).
+test-debian13:
+	@bash scripts/debian13.sh

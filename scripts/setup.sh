@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up on Debian 12: system packages, then .venv with the package installed editable.
+# Idempotent set-up on Debian 12 (bookworm) and Debian 13 (trixie): system packages, then .venv
+# with the package installed editable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,13 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
+# torch's CPU wheel exists for Python 3.11 only; elsewhere pip would pull a multi-GB CUDA build.
+extras=dev,examples,opencv,publish
+if .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  extras=$extras,torch
+else
+  echo "setup: no torch CPU wheel for Python $(.venv/bin/python -c 'import sys; print(sys.version.split()[0])'): torch not installed, its tests skip"
+fi
 stamp=.venv/.empycustom-installed
 # The editable install also builds the C extension into src/: again whenever its source changed.
 native=(src/empycustom/_native*.so)
@@ -36,6 +44,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   [ ! -f "${native[0]}" ] || [ src/empycustom/_native.c -nt "${native[0]}" ]; then
   .venv/bin/pip install -q --upgrade pip
   # PyGObject 3.48.2 removes the "created element should be floating" CRITICAL of Debian's 3.42.
-  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[dev,examples,opencv,torch,publish]"
+  .venv/bin/pip install -q "pygobject==3.48.2" -e ".[$extras]"
   touch "$stamp"
 fi

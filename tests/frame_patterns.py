@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from empycustom.gst.runtime import Gst, GstVideo
+from empycustom.gst.runtime import Gst, GstVideo, caps_structure
 
 FORMATS = ("RGBA", "RGBx", "BGRA", "BGRx", "RGB", "BGR", "GRAY8", "I420", "NV12")
 
@@ -108,7 +108,7 @@ def pattern_buffer(
 
 def rgba_pixels(data: bytes, caps: str, buffer: Gst.Buffer | None = None) -> np.ndarray:
     """An appsink's RGBA frame as (height, width, 4), honouring the buffer's video meta."""
-    structure = Gst.Caps.from_string(caps).get_structure(0)
+    structure = caps_structure(Gst.Caps.from_string(caps))
     assert structure.get_value("format") == "RGBA"
     width, height = structure.get_value("width"), structure.get_value("height")
     meta = GstVideo.buffer_get_video_meta(buffer) if buffer is not None else None

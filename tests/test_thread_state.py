@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from empycustom.gst.runtime import GLib
@@ -38,9 +39,12 @@ def process_ip(io_buffer, in_meta, options, events):
 """
 
 
-def _wait_for(path: Path, seconds: float) -> bool:
+def _wait_for(path: Path, seconds: float, action: Callable[[], object] | None = None) -> bool:
+    """Whether path exists within seconds; `action` is done before each look."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if action is not None:
+            action()
         if path.exists():
             return True
         time.sleep(0.05)
@@ -64,8 +68,11 @@ def test_thread_local_state_lasts_across_buffers_and_is_released_when_the_thread
     assert [frame["calls"] for frame in frames] == list(range(1, 31))
     assert not released.exists()  # the streaming thread waits in GLib's pool, state kept
 
-    GLib.thread_pool_stop_unused_threads()  # idle pool threads exit now
-    assert _wait_for(released, 10), "the exited thread's Python state was never released"
+    # Idle pool threads exit when asked. The streaming thread may join the idle ones only after
+    # the pipeline stopped (with GLib 2.84, Debian 13), so ask again until it has.
+    assert _wait_for(released, 10, GLib.thread_pool_stop_unused_threads), (
+        "the exited thread's Python state was never released"
+    )
 
 
 PUSH_FROM_PYTHON_THREADS = """

@@ -20,4 +20,25 @@ def filter_pad_templates(caps: Gst.Caps) -> tuple[Gst.PadTemplate, Gst.PadTempla
     )
 
 
-__all__ = ["GLib", "GObject", "Gst", "GstBase", "GstVideo", "filter_pad_templates"]
+def caps_structure(caps: Gst.Caps, index: int = 0) -> Gst.Structure:
+    """A copy of structure `index` of caps, with gst-python 1.22 and 1.26 alike.
+
+    `Caps.get_structure()` returns the structure on gst-python 1.22, a `StructureWrapper` (a
+    context manager giving the structure) on 1.26.
+    """
+    structure = caps.get_structure(index)
+    if isinstance(structure, Gst.Structure):
+        return structure.copy()
+    with structure as borrowed:
+        return borrowed.copy()
+
+
+__all__ = [
+    "GLib",
+    "GObject",
+    "Gst",
+    "GstBase",
+    "GstVideo",
+    "caps_structure",
+    "filter_pad_templates",
+]
