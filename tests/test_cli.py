@@ -1,14 +1,14 @@
-"""The `empycustom` command line: plugin-path, launch (with Ctrl-C), demo."""
+"""The `empycustom` command line: plugin-path, launch (with Ctrl-C); the demo is in test_demo.py."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import signal
 import subprocess
 import time
 
-from pipeline import gst_environment
+from pipeline import gst_environment, run_gst_launch
 
 
 def empycustom_command(*arguments: object) -> list[str]:
@@ -66,84 +66,68 @@ def test_launch_bad_pipeline_fails():
     assert "no_such_element_xyz" in result.stderr
 
 
-def decode_video(path) -> list[bytes]:
-    """Re-decode an MP4 file to RGBA frames (the demo's output must be playable)."""
-    from pipeline import run_pipeline
+def run_launch(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        empycustom_command("launch", *arguments), capture_output=True, text=True, timeout=60,
+        env=gst_environment(),
+    )  # fmt: skip
 
-    result = run_pipeline(
-        f"filesrc location={path} ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! "
-        "video/x-raw,format=RGBA ! appsink name=sink"
+
+PIPELINE = ("videotestsrc", "num-buffers=3", "!", "video/x-raw,width=16,height=16", "!", "fakesink")
+
+
+def test_launch_prints_gst_launch_status_lines_ending_with_execution_ended():
+    result = run_launch(*PIPELINE)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Setting pipeline to PLAYING ..."
+    assert 'Got EOS from element "pipeline0".' in lines
+    ended = [line for line in lines if line.startswith("Execution ended after ")]
+    assert len(ended) == 1
+    assert re.fullmatch(r"Execution ended after \d+:\d\d:\d\d\.\d{9}", ended[0])
+    assert lines[-2:] == ["Setting pipeline to NULL ...", "Freeing pipeline ..."]
+
+
+def test_launch_quiet_prints_nothing():
+    for flags in (["-q"], ["-q", "-m"], ["--quiet", "-v"]):  # as gst-launch-1.0: quiet wins
+        result = run_launch(*flags, *PIPELINE)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "" and result.stderr == "", flags
+
+
+def test_launch_messages_prints_each_bus_message_as_gst_launch_does():
+    ours = run_launch("-m", *PIPELINE)
+    theirs = run_gst_launch(["-m", *PIPELINE])
+    assert ours.returncode == 0 and theirs.returncode == 0, ours.stderr
+
+    def shape(text: str) -> list[str]:  # which elements sent which kinds of message
+        found = re.findall(r'^Got message #\d+ from element "(\w+)" \(([\w-]+)\): ', text, re.M)
+        return sorted(set(found))
+
+    assert ("pipeline0", "eos") in shape(ours.stdout)
+    assert shape(ours.stdout) == shape(theirs.stdout)
+
+
+def test_launch_verbose_prints_property_notifications():
+    result = run_launch("-v", *PIPELINE)
+    assert result.returncode == 0, result.stderr
+    caps = "/GstPipeline:pipeline0/GstFakeSink:fakesink0.GstPad:sink: caps = video/x-raw, "
+    assert any(
+        line.startswith(caps) and "width=(int)16" in line for line in result.stdout.splitlines()
     )
-    assert result.eos, result.error_texts
-    return [frame.data for frame in result.frames]
+    assert caps not in run_launch(*PIPELINE).stdout
 
 
-def test_demo_on_the_default_input(tmp_path):
-    result = subprocess.run(
-        empycustom_command("demo", "--frames", "8", "--output", str(tmp_path)),
-        capture_output=True, text=True, timeout=300, env=gst_environment(),
-    )  # fmt: skip
+def test_launch_accepts_eos_on_shutdown(write_library):
+    lib = write_library("def process_ip(b, m, o, e):\n    return ''\n")
+    result = run_launch("-e", "-q", "videotestsrc", "num-buffers=2", "!", "empycustom",
+                        f"custom-lib={lib}", "in-place=true", "!", "fakesink")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    lines = [json.loads(line) for line in (tmp_path / "demo.jsonl").read_text().splitlines()]
-    assert printed == lines
-    assert [meta["frame"][0]["frame_num"] for meta in lines] == list(range(8))
-    for meta in lines:
-        faces = meta["frame"][0]["object"]
-        assert len(faces) == 3  # the bundled photograph shows three faces
-        assert all(0 < face["params"]["emcustom"]["average_intensity"] < 255 for face in faces)
-    assert '"frames": 8, "objects": 24' in result.stderr
-    frames = decode_video(tmp_path / "demo.mp4")
-    assert len(frames) == 8
-    # The overlay drew a green box: the box's left edge column is green in the decoded video.
-    import numpy as np
-
-    image = np.frombuffer(frames[0], np.uint8).reshape(200, 520, 4)
-    face = lines[0]["frame"][0]["object"][0]["rect_params"]
-    edge = image[face["top"] + 10 : face["top"] + face["height"] - 10, face["left"], :3].astype(int)
-    assert (edge[:, 1] - edge[:, [0, 2]].max(axis=1) > 100).mean() > 0.8
 
 
-def test_demo_with_another_library(tmp_path, write_library):
-    lib = write_library("def process_ip(b, m, o, e):\n    return [{'seen': True}] * 3\n")
-    result = subprocess.run(
-        empycustom_command("demo", "--frames", "2", "--lib", lib, "--output", str(tmp_path)),
-        capture_output=True, text=True, timeout=300, env=gst_environment(),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    lines = (tmp_path / "demo.jsonl").read_text().splitlines()
-    faces = json.loads(lines[0])["frame"][0]["object"]
-    assert [face["params"]["emcustom"] for face in faces] == [{"seen": True}] * 3
+def test_version():
+    from empycustom import __version__
 
-
-def test_demo_on_a_clip_without_faces_keeps_the_frame_result(tmp_path):
-    """The measuring element's frame result passes the overlay element into demo.jsonl."""
-    from pipeline import run_pipeline
-
-    picture = tmp_path / "no-faces.png"
-    made = run_pipeline(
-        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=160,height=120 ! "
-        f"pngenc ! filesink location={picture}"
-    )
-    assert made.eos, made.error_texts
-    result = subprocess.run(
-        empycustom_command("demo", "--input", str(picture), "--frames", "3",
-                           "--output", str(tmp_path)),
-        capture_output=True, text=True, timeout=300, env=gst_environment(),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in (tmp_path / "demo.jsonl").read_text().splitlines()]
-    assert len(lines) == 3
-    for meta in lines:
-        frame = meta["frame"][0]
-        assert frame["object"] == []
-        assert 0 < frame["emcustom"]["average_intensity"] < 255
-
-
-def test_demo_missing_input_fails_clearly(tmp_path):
-    result = subprocess.run(
-        empycustom_command("demo", "--input", str(tmp_path / "nope.mp4"), "--output", tmp_path),
-        capture_output=True, text=True, timeout=60, env=gst_environment(),
-    )  # fmt: skip
-    assert result.returncode == 1
-    assert "nope.mp4' does not exist" in result.stderr
+    result = subprocess.run(empycustom_command("--version"), capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"empycustom {__version__}"
