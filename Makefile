@@ -23,6 +23,7 @@ bench: setup
 	@$(PY) -m pip install -q --no-deps $(MODELPIPE) >/dev/null 2>&1 || \
 		echo "bench: $(MODELPIPE) could not be installed (pip --no-deps); its rows are left out"
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench_metapublish.py
 
 bench-instructions: setup
 	$(PY) benchmarks/instructions.py

@@ -16,8 +16,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 PASSWORD = "s3cret-Pa55"
 
 
@@ -41,7 +39,7 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 def require(program: str) -> str:
     path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin")
     if path is None:
-        pytest.fail(f"{program} is not installed: run scripts/setup.sh")
+        raise RuntimeError(f"{program} is not installed: run scripts/setup.sh")
     return path
 
 

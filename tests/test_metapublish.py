@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -424,3 +425,21 @@ def test_source_defaults_to_the_element_name(pipeline, write_library, tmp_path: 
     result = publish(pipeline, lib, 2, f'broker="file://{tmp_path}/{{source}}.jsonl"')
     assert result.eos, result.error_texts
     assert json.loads((tmp_path / "m.jsonl").read_text().splitlines()[0])["source"] == "m"
+
+
+def test_benchmark_measures_every_case() -> None:
+    """`make bench`'s metapublish part, in its --quick form: every case runs and reports."""
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_metapublish.py"
+    completed = subprocess.run(
+        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2:6]
+        for line in completed.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith(("| case", "| ---"))
+    }
+    assert set(rows) == {"baseline", "file", "mqtt-up", "mqtt-down", "mqtt-slow", "redis-up",
+                         "redis-down", "redis-slow"}  # fmt: skip
+    for cells in rows.values():
+        assert float(cells[0]) > 0 and float(cells[2]) > 0

@@ -180,11 +180,17 @@ class MqttBackend:
             if self._refused is not None:
                 self.close()
                 raise ConnectFailed(self._refused, setting=self._auth_setting(), permanent=True)
-            if self._lost is not None or time.monotonic() > deadline:
-                reason = self._lost or f"no CONNACK within {CONNECT_TIMEOUT:g} s"
+            if self._lost is not None:
+                lost = self._lost
                 self.close()
                 hint = " (with TLS: check cert-file and key-file)" if self.uri.tls else ""
-                raise ConnectFailed(f"the broker closed the connection: {reason}{hint}")
+                raise ConnectFailed(f"the broker closed the connection ({lost}){hint}")
+            if time.monotonic() > deadline:
+                self.close()
+                raise ConnectFailed(
+                    f"{self.uri.host}:{self.uri.port} accepted the connection but gave no MQTT "
+                    f"answer within {CONNECT_TIMEOUT:g} s"
+                )
             client.loop(0.05)
         self._last_reply = time.monotonic()
 

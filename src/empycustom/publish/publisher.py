@@ -54,7 +54,8 @@ class Publisher:
         self._queue: collections.deque[bytes] = collections.deque()
         self._queued = threading.Event()  # the writer has something to do
         self._appended = threading.Event()  # the sender has something to do
-        self._stopping = threading.Event()
+        self._closing = threading.Event()  # the writer: move what is queued, then end
+        self._stopping = threading.Event()  # the sender: deliver until the deadline, then end
         self._drain_deadline = 0.0
         self._connected = False
         self._threads: list[threading.Thread] = []
@@ -89,12 +90,15 @@ class Publisher:
         """Stop the threads; while connected, first wait up to `drain_timeout` s for the outbox
         to be delivered. Returns how many messages were left undelivered (kept in the outbox)."""
         self._drain_deadline = time.monotonic() + drain_timeout
-        self._stopping.set()
-        self._queued.set()
-        self._appended.set()
         writer, sender = self._threads
-        writer.join()
-        sender.join(drain_timeout + 2 * 5.0)  # a connect attempt in progress ends within 5 s
+        self._closing.set()
+        self._queued.set()
+        writer.join()  # first: everything submitted is in the outbox before the sender ends
+        self._stopping.set()
+        self._appended.set()
+        # A sender blocked in a connect attempt or on a frozen broker is left behind (a daemon
+        # thread): the outbox closes under it and keeps what it had not delivered.
+        sender.join(drain_timeout + 1.0)
         left = len(self.outbox)
         self.outbox.close()
         return left
@@ -102,7 +106,7 @@ class Publisher:
     # -- the writer thread --------------------------------------------------------------------
     def _write_loop(self) -> None:
         while True:
-            stopping = self._stopping.is_set()
+            stopping = self._closing.is_set()
             self._queued.wait(0.5)
             self._queued.clear()
             records = []
@@ -139,7 +143,7 @@ class Publisher:
             self.backend.close()
 
     def _send_until_stopped(self) -> None:
-        backoff = INITIAL_BACKOFF
+        self._backoff = INITIAL_BACKOFF  # reset whenever the broker acknowledges something
         reported: str | None = None  # the failure already reported in this outage
         outage = False
         while True:
@@ -155,13 +159,11 @@ class Publisher:
                 except ConnectFailed as failure:
                     if str(failure) != reported:
                         reported = str(failure)
-                        self._report_failure(failure, outage)
+                        self._report_failure(failure)
                     outage = True
-                    self._stopping.wait(backoff)
-                    backoff = min(backoff * 2, self.reconnect_max)
+                    self._wait_before_retrying()
                     continue
                 self._connected = True
-                backoff = INITIAL_BACKOFF
                 if outage:
                     self.report(
                         "info",
@@ -176,8 +178,10 @@ class Publisher:
                 self.backend.close()
                 outage = True
                 if isinstance(failure, ConnectFailed) and failure.permanent:
-                    reported = str(failure)
-                    self._report_failure(failure, outage)
+                    if str(failure) != reported:
+                        reported = str(failure)
+                        self._report_failure(failure)
+                    self._wait_before_retrying()
                 else:
                     reported = None
                     self.report(
@@ -186,9 +190,13 @@ class Publisher:
                         "the outbox and sent when it is back",
                     )
 
+    def _wait_before_retrying(self) -> None:
+        self._stopping.wait(self._backoff)
+        self._backoff = min(self._backoff * 2, self.reconnect_max)
+
     def _send_window(self) -> None:
-        """Send what the window allows, then wait for acknowledgements until the window is
-        empty again or there is nothing more to do."""
+        """Send the outbox in order, keeping up to `window` messages in flight, until the
+        connection fails (an exception) or the publisher stops."""
         next_seq = self.outbox.first
         in_flight: set[int] = set()
         while True:
@@ -211,6 +219,7 @@ class Publisher:
                 continue
             acked = self.backend.poll(0.02)
             if acked:
+                self._backoff = INITIAL_BACKOFF
                 in_flight.difference_update(acked)
                 self.counters.delivered += len(acked)
                 oldest_in_flight = min(in_flight) if in_flight else next_seq
@@ -218,7 +227,7 @@ class Publisher:
             if self._stopping.is_set() and time.monotonic() > self._drain_deadline:
                 return
 
-    def _report_failure(self, failure: ConnectFailed, outage: bool) -> None:
+    def _report_failure(self, failure: ConnectFailed) -> None:
         what = "error" if failure.permanent else "warning"
         self.report(
             what,
