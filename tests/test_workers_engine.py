@@ -24,7 +24,7 @@ class SleepyWorker:
             time.sleep(payload["sleep"])
         return [payload["n"] * 2 for payload in payloads]
 
-    def interrupt(self) -> bool:
+    def interrupt(self, stopping: bool = False) -> bool:
         return False
 
     def close(self) -> None:
@@ -62,6 +62,12 @@ def test_order_and_completeness_with_random_work_times():
     for item in out.items:
         expected = None if item.payload["n"] % 5 == 0 else item.payload["n"] * 2
         assert item.outcome == expected
+
+
+def test_default_bound_is_one_batch_beyond_the_workers():
+    pool, _out, _ = engine(workers=2, batch_size=4)
+    assert pool.max_in_flight == 12
+    pool.stop()
 
 
 def test_backpressure_bounds_items_in_flight():
@@ -123,7 +129,7 @@ def test_close_batch_makes_a_boundary():
 
 def test_flush_discards_in_flight_and_resume_accepts_again():
     pool, out, _ = engine(workers=2)
-    for n in range(4):
+    for n in range(3):  # (workers + 1) x batch_size: none waits for room
         pool.submit({"n": n, "sleep": 0.1})
     pool.flush()
     assert not pool.submit({"n": 99, "sleep": 0})

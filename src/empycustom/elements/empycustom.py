@@ -216,8 +216,8 @@ class EmPyCustom(GstBase.BaseTransform):
             "Workers",
             "How many frames are processed at once. 1: one at a time in the streaming thread. "
             "N > 1: N workers (see worker-kind) process frames side by side and frames leave in "
-            "their input order, with their metas and timestamps; at most 2 x workers x "
-            "batch-size frames are held, upstream waits when they are. Set before starting.",
+            "their input order, with their metas and timestamps; at most (workers + 1) x "
+            "batch-size frames are held, upstream waits while they are. Set before starting.",
             1,
             64,
             1,

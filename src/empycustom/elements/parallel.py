@@ -83,7 +83,7 @@ class ThreadWorker:
             self.batch,
         )
 
-    def interrupt(self) -> bool:
+    def interrupt(self, stopping: bool = False) -> bool:
         return False  # a Python thread cannot be stopped
 
     def close(self) -> None:

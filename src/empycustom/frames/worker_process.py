@@ -73,7 +73,7 @@ class ProcessWorker:
         self.shared: SharedMemory | None = None
         self.slot = 0  # bytes per frame slot
         self.slots = 0
-        self.restart_error: LibraryError | None = None
+        self.stopping = False  # the element stops: a killed process is not replaced
 
     # Life cycle
 
@@ -131,8 +131,12 @@ class ProcessWorker:
 
     stop_failure: LibraryError | None = None
 
-    def interrupt(self) -> bool:
-        self.kill()
+    def interrupt(self, stopping: bool = False) -> bool:
+        # Only the signal: the worker thread sees the process gone and cleans up itself.
+        self.stopping = self.stopping or stopping
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.kill()
         return True
 
     def kill(self) -> None:
@@ -168,6 +172,8 @@ class ProcessWorker:
                 f"'{self.spec.path}' {gone}"
             )
             self.kill()
+            if self.stopping:
+                return [Crashed(text)] * len(jobs)
             failure = self._replace()
             if failure is not None:
                 text += f"; it could not be replaced: {failure}"

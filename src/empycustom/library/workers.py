@@ -77,9 +77,9 @@ class Worker(Protocol):
     def run(self, payloads: list[Any]) -> list[Any]:
         """One outcome per payload: the library's results or its failure."""
 
-    def interrupt(self) -> bool:
-        """Stop a batch that runs too long. True when run() will return soon (a killed
-        process), False when it cannot be stopped (a thread)."""
+    def interrupt(self, stopping: bool = False) -> bool:
+        """Stop a batch that runs too long (or still runs when the engine stops). True when
+        run() will return soon (a killed process), False when it cannot be stopped (a thread)."""
 
     def close(self) -> None:
         """Let go of what the worker holds (a process is stopped)."""
@@ -103,13 +103,21 @@ class OrderedWorkers:
         if not workers:
             raise ValueError("OrderedWorkers needs at least one worker")
         self.batch_size = max(1, batch_size)
-        self.max_in_flight = max_in_flight or 2 * len(workers) * self.batch_size
+        # One batch waiting beyond those being worked on: a worker that finishes finds its next
+        # batch ready, and a frame waits for at most one batch ahead of it.
+        self.max_in_flight = max_in_flight or (len(workers) + 1) * self.batch_size
         self.batch_timeout_s = batch_timeout_s
         self.timeout_s = timeout_s
         self._deliver = deliver
         self._make_worker = make_worker
         self._name = name
-        self._cond = threading.Condition()
+        # One lock, three conditions, so that each change wakes only the threads it concerns:
+        # `_cond` the streaming thread (room for an item, or drained), `_work` the worker
+        # threads (a batch to run), `_out` the output thread (the next item may be done).
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._work = threading.Condition(lock)
+        self._out = threading.Condition(lock)
         self._items: deque[Item] = deque()  # submitted, not yet delivered, in order
         self._open = Batch()
         self._queued: deque[Batch] = deque()  # full batches waiting for a worker
@@ -152,13 +160,13 @@ class OrderedWorkers:
             self._items.append(item)
             if not work:
                 item.done = True
+                self._out.notify()
             else:
                 if not self._open.items:
                     self._open.opened = time.monotonic()
                 self._open.items.append(item)
                 if len(self._open.items) >= self.batch_size:
                     self._dispatch_open()
-            self._cond.notify_all()
             return True
 
     def close_batch(self) -> None:
@@ -166,7 +174,6 @@ class OrderedWorkers:
         with self._cond:
             if self._open.items:
                 self._dispatch_open()
-                self._cond.notify_all()
 
     def drain(self, cancelled: Callable[[], bool] | None = None) -> bool:
         """Run the open batch and wait until every item submitted so far has been delivered.
@@ -175,7 +182,6 @@ class OrderedWorkers:
         with self._cond:
             if self._open.items:
                 self._dispatch_open()
-                self._cond.notify_all()
             while (self._items or self._delivering) and not (
                 self._flushing or self._failed or self._stopping
             ):
@@ -200,20 +206,18 @@ class OrderedWorkers:
         with self._cond:
             self._flushing = True
             self._discard()
-            self._cond.notify_all()
 
     def resume(self) -> None:
         """Accept items again after a flush (a failed engine stays failed)."""
         with self._cond:
             self._flushing = False
-            self._cond.notify_all()
+            self._wake_all()
 
     def stop(self, join_timeout_s: float = 1.0) -> None:
         """Discard what is in flight, end the threads and close the workers."""
         with self._cond:
             self._stopping = True
             self._discard()
-            self._cond.notify_all()
         deadline = time.monotonic() + join_timeout_s
         self._output.join(max(0.0, deadline - time.monotonic()))
         for thread in self._threads:
@@ -221,7 +225,7 @@ class OrderedWorkers:
         with self._cond:
             still_running = [worker for _batch, worker in self._running.values()]
         # A hung process is killed (its thread then closes it); a thread finishes on its own.
-        if all([worker.interrupt() for worker in still_running]):
+        if all([worker.interrupt(stopping=True) for worker in still_running]):
             for thread in self._threads:
                 thread.join(STOP_AFTER_INTERRUPT_S)
 
@@ -232,10 +236,17 @@ class OrderedWorkers:
         self._queued.clear()
         for batch, _worker in self._running.values():
             batch.abandoned = True
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        self._cond.notify_all()
+        self._work.notify_all()
+        self._out.notify_all()
 
     def _dispatch_open(self) -> None:
         self._queued.append(self._open)
         self._open = Batch()
+        self._work.notify()
 
     # Worker threads
 
@@ -253,7 +264,7 @@ class OrderedWorkers:
             while True:
                 with self._cond:
                     while not self._queued and not self._stopping:
-                        self._cond.wait()
+                        self._work.wait()
                     if self._stopping:
                         return
                     batch = self._queued.popleft()
@@ -272,7 +283,7 @@ class OrderedWorkers:
                         for item, outcome in zip(batch.items, outcomes, strict=True):
                             item.outcome = outcome
                             item.done = True
-                    self._cond.notify_all()
+                        self._out.notify()
         finally:
             worker.close()
 
@@ -287,11 +298,10 @@ class OrderedWorkers:
                     self._watch()
                     if self._items and self._items[0].done and not self._flushing:
                         break
-                    self._cond.wait(self._wait_s())
+                    self._out.wait(self._wait_s())
                 item = self._items.popleft()
                 self._delivering = True
                 generation = self._generation
-                self._cond.notify_all()
             try:
                 carry_on = generation != item.generation or self._deliver(item)
             except BaseException:  # deliver() must not end the output thread
@@ -302,7 +312,7 @@ class OrderedWorkers:
                 if not carry_on:
                     self._failed = True
                     self._discard()
-                self._cond.notify_all()
+                self._cond.notify_all()  # room for one more item; a drain may be over
 
     def _wait_s(self) -> float | None:
         if self.timeout_s is None and self.batch_timeout_s is None:
@@ -318,7 +328,6 @@ class OrderedWorkers:
             and now - self._open.opened >= self.batch_timeout_s
         ):
             self._dispatch_open()
-            self._cond.notify_all()
         if self.timeout_s is None:
             return
         for ident, (batch, worker) in list(self._running.items()):
@@ -334,4 +343,3 @@ class OrderedWorkers:
                 batch.replaced = True
                 self._running.pop(ident, None)
                 self._start_thread(self._make_worker(), len(self._threads))
-            self._cond.notify_all()

@@ -1,0 +1,245 @@
+"""Frames per second with workers=1 and workers=2 (`make bench` runs it after bench.py).
+
+Cases (issue 16), each run in a fresh child process, repetitions interleaved:
+- `thread`: 1920x1080 RGBA in place, a library doing about 10 ms of single-threaded numpy
+  work per frame (it releases the GIL), workers=1 against workers=2 worker-kind=thread;
+- `process`: 320x240 RGBA in place, a pure-Python library of about 5 ms per frame (a loop over
+  objects), workers=1 against workers=2 worker-kind=process.
+Each run also measures the latency each frame spends in the element (wall clock from its sink
+pad to its source pad) and a digest of every frame's merged meta (without the wall-clock
+timestamp) and pixels, which must be the same for workers=1 and workers=2.
+
+The work per frame is calibrated once (in the parent, on an idle core if there is one) and
+passed to every child, so both sides do the same work. Targets: thread >= 1.8x, process >=
+1.7x, latency added at N=2 at most one frame time (1 / fps of the N=2 run), digests equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+NUMPY_LIBRARY = """
+import threading
+import numpy as np
+import empycustom
+
+_local = threading.local()
+
+def process_ip(buffer, in_meta, options, events):
+    with empycustom.frame(buffer, in_meta, writable=True) as view:
+        scratch = getattr(_local, "scratch", None)
+        if scratch is None or scratch.shape != view.shape:
+            scratch = _local.scratch = np.empty_like(view)
+        for _ in range(options["rounds"]):
+            np.bitwise_xor(view, 0x5A, out=scratch)   # single-threaded, releases the GIL
+        total = int(np.count_nonzero(scratch[::64, ::64]))
+        view[0, 0, 0] = in_meta["frame"][0]["frame_num"] % 256
+    return {"nonzero": total}
+"""
+
+PYTHON_LIBRARY = """
+import empycustom
+
+def process_ip(buffer, in_meta, options, events):
+    objects = [{"id": i, "x": i * 7 % 300, "y": i * 13 % 220} for i in range(200)]
+    score = 0
+    for _ in range(options["rounds"]):
+        for item in objects:                       # pure Python: holds the GIL
+            score += (item["x"] * 31 + item["y"]) % 97
+    with empycustom.frame(buffer, in_meta, writable=True) as view:
+        view[0, 0, 0] = score % 256
+    return {"score": score}
+"""
+
+CASES = {
+    "thread": {
+        "library": NUMPY_LIBRARY,
+        "caps": "video/x-raw,format=RGBA,width=1920,height=1080",
+        "kind": "thread",
+        "work_ms": 10.0,
+        "frames": 150,
+        "target": 1.8,
+    },
+    "process": {
+        "library": PYTHON_LIBRARY,
+        "caps": "video/x-raw,format=RGBA,width=320,height=240",
+        "kind": "process",
+        "work_ms": 5.0,
+        "frames": 300,
+        "target": 1.7,
+    },
+}
+
+
+def run_child(case: str, workers: int, rounds: int, frames: int, library: str) -> dict:
+    """One measured run (in this process): fps, latencies, digest."""
+    import empycustom
+    from empycustom.gst.runtime import Gst
+
+    empycustom.register()
+    spec = CASES[case]
+    options = json.dumps({"rounds": rounds}).replace('"', '\\"')
+    pipeline = Gst.parse_launch(
+        f"videotestsrc pattern=ball num-buffers={frames + 20} ! {spec['caps']} ! "
+        f"empycustom name=e custom-lib={library} in-place=true workers={workers} "
+        f"worker-kind={spec['kind']} silent=true options=\"{options}\" ! fakesink sync=false"
+    )
+    element = pipeline.get_by_name("e")
+    entered: dict[int, float] = {}
+    latencies: list[float] = []
+    digest = hashlib.sha1()
+    times: list[float] = []
+
+    def on_sink(_pad, info):
+        entered[info.get_buffer().pts] = time.perf_counter()
+        return Gst.PadProbeReturn.OK
+
+    def on_src(_pad, info):
+        now = time.perf_counter()
+        buffer = info.get_buffer()
+        latencies.append(now - entered.pop(buffer.pts))
+        times.append(now)
+        meta = empycustom.read_meta(buffer)
+        for frame in meta["frame"]:
+            frame.pop("timestamp", None)
+        digest.update(json.dumps(meta, sort_keys=True).encode())
+        ok, info_map = buffer.map(Gst.MapFlags.READ)
+        digest.update(hashlib.sha1(bytes(info_map.data[:4096])).digest())
+        buffer.unmap(info_map)
+        return Gst.PadProbeReturn.OK
+
+    element.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_sink)
+    element.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_src)
+    pipeline.set_state(Gst.State.PLAYING)
+    message = pipeline.get_bus().timed_pop_filtered(
+        600 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
+    )
+    pipeline.set_state(Gst.State.NULL)
+    if message is None or message.type != Gst.MessageType.EOS:
+        raise SystemExit(f"{case} workers={workers}: no EOS ({message})")
+    timed = times[20:]  # after 20 warm-up frames
+    fps = (len(timed) - 1) / (timed[-1] - timed[0])
+    steady = latencies[20:]
+    return {
+        "fps": fps,
+        "latency_ms_median": statistics.median(steady) * 1000,
+        "latency_ms_max": max(steady) * 1000,
+        "digest": digest.hexdigest(),
+        "frames": len(latencies),
+    }
+
+
+def calibrate(case: str, library_path: str) -> int:
+    """Rounds of the library's loop that take about the case's work_ms (median of 5 calls)."""
+    import importlib.util
+
+    import numpy as np
+
+    from empycustom.gst.runtime import Gst
+
+    spec = importlib.util.spec_from_file_location("calibrated", library_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    caps = CASES[case]["caps"]
+    width = int(caps.split("width=")[1].split(",")[0])
+    height = int(caps.split("height=")[1].split(",")[0])
+    buffer = Gst.Buffer.new_wrapped(np.zeros((height, width, 4), np.uint8).tobytes())
+    in_meta = {"frame": [{"frame_num": 0, "format": "RGBA", "width": width, "height": height,
+                          "planes": [{"stride": width * 4, "offset": 0}]}]}  # fmt: skip
+
+    def cost(rounds: int) -> float:
+        samples = []
+        for _ in range(5):
+            began = time.perf_counter()
+            module.process_ip(buffer, in_meta, {"rounds": rounds}, {})
+            samples.append(time.perf_counter() - began)
+        return statistics.median(samples) * 1000
+
+    target = CASES[case]["work_ms"]
+    per_round = cost(4) / 4
+    rounds = max(1, round(target / per_round))
+    return rounds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--cases", default="thread,process")
+    parser.add_argument("--frames-scale", type=float, default=1.0)
+    parser.add_argument("--output", default=str(HERE / "results_workers.json"))
+    parser.add_argument("--child", nargs=5, metavar=("CASE", "WORKERS", "ROUNDS", "FRAMES", "LIB"))
+    args = parser.parse_args(argv)
+    if args.child:
+        case, workers, rounds, frames, library = args.child
+        print(json.dumps(run_child(case, int(workers), int(rounds), int(frames), library)))
+        return 0
+
+    folder = tempfile.mkdtemp(prefix="bench-workers-")
+    report = {"load_before": os.getloadavg(), "cases": {}}
+    failed = False
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for case in args.cases.split(","):
+        spec = CASES[case]
+        library = os.path.join(folder, f"{case}.py")
+        Path(library).write_text(textwrap.dedent(spec["library"]))
+        rounds = calibrate(case, library)
+        frames = max(40, int(spec["frames"] * args.frames_scale))
+        runs: dict[int, list[dict]] = {1: [], 2: []}
+        for _ in range(args.reps):
+            for workers in (1, 2):
+                command = [sys.executable, __file__, "--child", case, str(workers), str(rounds),
+                           str(frames), library]  # fmt: skip
+                done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+                if done.returncode != 0:
+                    print(done.stdout, done.stderr)
+                    return 1
+                runs[workers].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        fps = {w: statistics.median(r["fps"] for r in runs[w]) for w in runs}
+        latency = {w: statistics.median(r["latency_ms_median"] for r in runs[w]) for w in runs}
+        ratio = fps[2] / fps[1]
+        frame_time_ms = 1000 / fps[2]
+        added = latency[2] - latency[1]
+        digests = {r["digest"] for w in runs for r in runs[w]}
+        report["cases"][case] = {"rounds": rounds, "runs": runs, "fps": fps, "ratio": ratio,
+                                 "latency_ms": latency, "added_latency_ms": added,
+                                 "frame_time_ms_at_2": frame_time_ms,
+                                 "identical": len(digests) == 1}  # fmt: skip
+        each = {w: ", ".join(f"{r['fps']:.1f}" for r in runs[w]) for w in runs}
+        print(
+            f"{case:8} work {spec['work_ms']:.0f} ms/frame ({rounds} rounds), {spec['caps']}: "
+            f"workers=1 {fps[1]:.1f} fps, workers=2 {fps[2]:.1f} fps -> {ratio:.2f}x "
+            f"(runs: {each[1]} | {each[2]})"
+        )
+        print(
+            f"{'':8} latency in the element (median): workers=1 {latency[1]:.1f} ms, "
+            f"workers=2 {latency[2]:.1f} ms, added {added:.1f} ms; frame time at N=2 "
+            f"{frame_time_ms:.1f} ms"
+        )
+        checks = [
+            (ratio >= spec["target"], f"{case}: workers=2 at least {spec['target']}x workers=1"),
+            (added <= frame_time_ms, f"{case}: latency added at N=2 at most one frame time"),
+            (len(digests) == 1, f"{case}: metas and pixels identical to workers=1"),
+        ]
+        for ok, text in checks:
+            failed |= not ok
+            print(f"  {'PASS' if ok else 'FAIL'} {text}")
+    report["load_after"] = os.getloadavg()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    Path(args.output).write_text(json.dumps(report, indent=1))
+    return 0  # a benchmark: FAIL lines report, they do not fail make bench
+
+
+if __name__ == "__main__":
+    sys.exit(main())
