@@ -489,3 +489,56 @@ def test_workers_with_a_downstream_empycustom_and_appsrc_metas(write_library):
     )
     assert result.eos, result.error_texts
     assert nums(result) == list(range(50))
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_hot_reload_with_workers(write_library, kind):
+    version = """
+def process_ip(buffer, in_meta, options, events):
+    return {"n": in_meta["frame"][0]["frame_num"], "version": VERSION}
+"""
+    lib = write_library("VERSION = 1\n" + version, name="reloaded.py")
+    switched = []
+
+    def on_buffer(pipeline, count):
+        if count == 30:
+            with open(lib, "w") as file:
+                file.write("VERSION = 2\n" + version)
+            pipeline.get_by_name("e").emit("reload")
+            switched.append(count)
+
+    result = run_pipeline(
+        f"videotestsrc num-buffers=150 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=2 worker-kind={kind} ! appsink name=sink",
+        timeout=60,
+        on_buffer=on_buffer,
+    )
+    assert result.eos, result.error_texts
+    assert not result.warnings, result.warning_texts
+    assert nums(result) == list(range(150))
+    versions = [frame.meta["frame"][0]["emcustom"]["version"] for frame in result.frames]
+    first_new = versions.index(2)
+    assert versions == [1] * first_new + [2] * (150 - first_new)  # one switch, at a boundary
+    assert 30 <= first_new < 150
+
+
+def test_check_command_with_workers_and_batches(write_library):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lib = write_library(BATCH)
+    command = [str(Path(sys.executable).parent / "empycustom"), "check", lib]
+    done = subprocess.run(
+        [*command, "--batch-size", "2", "--workers", "2", "--worker-kind", "process"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"batch": 2' in done.stdout and '"batch": 1' in done.stdout
+    assert done.stdout.rstrip().endswith("check: ok")
+    missing = subprocess.run(
+        [*command[:2], write_library(SLOW), "--batch-size", "2"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert missing.returncode != 0
+    assert "process_batch(), which batch-size > 1 needs" in missing.stdout

@@ -137,9 +137,12 @@ def check_library(
     in_place: bool | None = None,
     options_text: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    workers: Workers | None = None,
 ) -> CheckReport:
     """Check the library at `path` in the given mode; `in_place=None` checks every mode the
-    library has a process function for."""
+    library has a process function for. `workers`: the element's workers, worker-kind and
+    batch-size (default: one frame at a time)."""
+    workers = workers or Workers()
     report = CheckReport(path=path)
     try:
         parse_json_object(options_text, "options")
@@ -151,17 +154,24 @@ def check_library(
         report.problems.append(problem)
         return report
     if in_place is None:
-        modes = [mode for mode in (True, False) if required_function(mode) in report.functions]
+        batch = workers.batch_size > 1
+        modes = [
+            mode for mode in (True, False) if required_function(mode, batch) in report.functions
+        ]
+        if batch and "process_batch" in report.functions:
+            modes = modes[:1]  # process_batch() serves both; in place is checked
         if not modes:
             report.problems.append(
-                f"custom-lib '{path}' defines neither process_ip() (in-place=true) nor "
+                f"custom-lib '{path}' has no process_batch(), which batch-size > 1 needs"
+                if batch
+                else f"custom-lib '{path}' defines neither process_ip() (in-place=true) nor "
                 "process() (in-place=false)"
             )
             return report
     else:
         modes = [in_place]
     for mode in modes:
-        report.modes.append(run_in_pipeline(path, mode, options_text, timeout))
+        report.modes.append(run_in_pipeline(path, mode, options_text, timeout, workers))
     return report
 
 
@@ -172,12 +182,25 @@ def _defined_functions(path: str) -> tuple[list[str], str]:
     except LibraryError as error:
         return [], f"{error}\n{error.debug}".rstrip()
     library.unload()
-    names = ("start", "stop", "process_ip", "process")
+    names = ("start", "stop", "process_ip", "process", "process_batch")
     return [name for name in names if library.function(name) is not None], ""
 
 
+@dataclass(frozen=True)
+class Workers:
+    """The element's workers, worker-kind and batch-size for a check."""
+
+    workers: int = 1
+    kind: str = "thread"
+    batch_size: int = 1
+
+
 def run_in_pipeline(
-    path: str, in_place: bool, options_text: str | None, timeout: float = DEFAULT_TIMEOUT_S
+    path: str,
+    in_place: bool,
+    options_text: str | None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    workers: Workers | None = None,
 ) -> ModeResult:
     """Push the synthetic frames through `appsrc ! empycustom ! appsink` and collect what the
     element reported and what reached the sink."""
@@ -190,6 +213,10 @@ def run_in_pipeline(
     custom = pipeline.get_by_name("custom")
     custom.set_property("custom-lib", os.path.abspath(path))
     custom.set_property("in-place", in_place)
+    if workers is not None:
+        custom.set_property("workers", workers.workers)
+        custom.set_property("batch-size", workers.batch_size)
+        Gst.util_set_object_arg(custom, "worker-kind", workers.kind)
     if options_text is not None:
         custom.set_property("options", options_text)
     source, sink = pipeline.get_by_name("src"), pipeline.get_by_name("sink")

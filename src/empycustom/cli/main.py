@@ -46,9 +46,10 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from empycustom.cli.check import check_library, format_report
+    from empycustom.cli.check import Workers, check_library, format_report
 
-    report = check_library(args.library, args.in_place, args.options, args.timeout)
+    workers = Workers(args.workers, args.worker_kind, args.batch_size)
+    report = check_library(args.library, args.in_place, args.options, args.timeout, workers)
     print(format_report(report))
     return 0 if report.ok else 1
 
@@ -167,6 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for the frames (default 60)"
     )
+    command.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="the element's workers property: N frames at once (default 1)",
+    )  # fmt: skip
+    command.add_argument(
+        "--worker-kind", choices=("thread", "process"), default="thread",
+        help="the element's worker-kind property (default thread)",
+    )  # fmt: skip
+    command.add_argument(
+        "--batch-size", type=int, default=1, metavar="N",
+        help="the element's batch-size property: process_batch() gets N frames (default 1)",
+    )  # fmt: skip
     command.set_defaults(run=_check)
 
     command = _add_command(
