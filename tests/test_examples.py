@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pipeline import ASTRONAUT_FACES, faces_source
@@ -58,7 +60,11 @@ def test_average_intensity_filters_by_label(pipeline):
 
 @pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered")
 def test_reference_average_intensity_runs_unchanged_on_faces(pipeline):
-    """The reference's own example (swapped axes, overwritten sizes) still runs as it did."""
+    """The reference's own example, verbatim with its PIL and cv2 imports (the set-up installs
+    Pillow and OpenCV), swapped axes and overwritten sizes, still runs as it did."""
+    text = Path(REFERENCE_AVERAGE_INTENSITY).read_text()
+    assert "from PIL import Image\nimport cv2\nimport gi\n" in text
+    assert "Applies a custom function to a video stream in-place" in text  # docstrings too
     result = pipeline(
         f"{faces()} ! empycustom name=e custom-lib={REFERENCE_AVERAGE_INTENSITY} in-place=true "
         "labels=a,b,face ! fakesink"

@@ -107,6 +107,23 @@ def test_no_leaks_under_the_leaks_tracer(gst_launch, write_library):
         assert "CRITICAL" not in result.stderr
 
 
+def test_reference_debug_recipe_python_category_logs_each_buffer(gst_launch, write_library):
+    """The reference's "Print output meta to console": GST_DEBUG=*python*:6 shows these lines
+    (gst-python's "python" category, where the reference's element logged)."""
+    lib = write_library(COUNTING)
+    result = gst_launch(
+        ["videotestsrc", "num-buffers=3", "!", "empycustom", f"custom-lib={lib}",
+         "in-place=true", "silent=false", "!", "fakesink"],
+        env={"GST_DEBUG": "*python*:6", "GST_DEBUG_NO_COLOR": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    debug = [line for line in lines if re.search(r" DEBUG +python .*:do_transform_ip:", line)]
+    assert len(debug) == 3 and all(line.endswith(" transform_ip") for line in debug), lines
+    log = [line for line in lines if re.search(r" LOG +python .* Processing buffer$", line)]
+    assert len(log) == 3, lines
+
+
 def test_debug_category_logs_each_buffer(gst_launch, write_library):
     lib = write_library(COUNTING)
     result = gst_launch(

@@ -43,7 +43,8 @@ from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import analytics_unavailable, parse_labels, read_objects, write_results
 from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
 
-CAT = DebugCategory("empycustom", "Custom Python processing of video buffers")
+# GST_DEBUG=empycustom:6 or, as the reference's debugging section prints, GST_DEBUG=*python*:6.
+CAT = DebugCategory("empycustom", "Custom Python processing of video buffers", also="python")
 CHECK_INTERVAL_MS = round(CHECK_INTERVAL_S * 1000)
 
 SUPPORTED_FORMATS = FORMATS
@@ -625,7 +626,8 @@ class EmPyCustom(GstBase.BaseTransform):
         objects, rois = read_objects(downstream, settings.label_ids)
         pts = _native.buffer_pts(hash(inbuf))
         in_meta = build_in_meta(frame_num, pts, self._layout.for_buffer(inbuf), objects)
-        carry_upstream(in_meta, custom_meta.read_meta(downstream))  # results written upstream
+        # Results written upstream; `carried`: some object has one to merge into.
+        carried = carry_upstream(in_meta, custom_meta.read_meta(downstream))
         function_name = required_function(outbuf is None)
         library = state.library
         open_maps = OpenMaps(inbuf)
@@ -653,7 +655,10 @@ class EmPyCustom(GstBase.BaseTransform):
 
         state.last_meta = text
         custom_meta.write_meta_json(downstream, text)
-        write_results(rois, results_to_write(objects))
+        if carried:
+            write_results(rois, results_to_write(objects))
+        elif type(results) is list:
+            write_results(rois, results)
         self._emit_new_meta(state, settings, text)
         return FLOW_OK
 

@@ -25,25 +25,41 @@ class _CategoryStruct(ctypes.Structure):
     ]
 
 
-class DebugCategory:
-    """`GST_DEBUG=<name>:<level>` controls it like any C element's category."""
+def _category(name: str, description: str) -> tuple[int, _CategoryStruct]:
+    # An existing category of that name (gst-python's "python") is returned as it is.
+    pointer = gst._gst_debug_category_new(name.encode(), 0, description.encode())
+    return pointer, ctypes.cast(pointer, ctypes.POINTER(_CategoryStruct)).contents
 
-    def __init__(self, name: str, description: str) -> None:
-        self._pointer = gst._gst_debug_category_new(name.encode(), 0, description.encode())
-        self._struct = ctypes.cast(self._pointer, ctypes.POINTER(_CategoryStruct)).contents
+
+class DebugCategory:
+    """`GST_DEBUG=<name>:<level>` controls it like any C element's category.
+
+    With `also`, a second category (gst-python's "python", where the reference's element
+    logged) gets the messages its own threshold lets through and this one's does not.
+    """
+
+    def __init__(self, name: str, description: str, also: str | None = None) -> None:
+        self._pointer, self._struct = _category(name, description)
+        self._also_pointer, self._also_struct = (
+            _category(also, "Python code using gst-python") if also else (None, self._struct)
+        )
 
     def enabled(self, level: int) -> bool:
-        return self._struct.threshold >= level
+        return self._struct.threshold >= level or self._also_struct.threshold >= level
 
     def log(
         self, level: int, obj: GObject.Object | None, message: str, stacklevel: int = 1
     ) -> None:
         """Log `message`, attributed to the caller `stacklevel` frames up (as `logging` does)."""
-        if self._struct.threshold < level:
+        if self._struct.threshold >= level:
+            pointer = self._pointer
+        elif self._also_struct.threshold >= level:
+            pointer = self._also_pointer
+        else:
             return
         caller = sys._getframe(stacklevel)
         gst.gst_debug_log_literal(
-            self._pointer,
+            pointer,
             int(level),
             caller.f_code.co_filename.encode(),
             caller.f_code.co_name.encode(),

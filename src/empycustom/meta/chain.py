@@ -20,35 +20,41 @@ BOX_TOLERANCE_PX = 2
 BOX_TOLERANCE_FRACTION = 0.01
 
 
-def carry_upstream(in_meta: dict[str, Any], upstream: dict[str, Any] | None) -> None:
+def carry_upstream(in_meta: dict[str, Any], upstream: dict[str, Any] | None) -> bool:
     """Show in in_meta (in place) every result written upstream.
 
     An object's "emcustom" comes from its ROI's "emcustom" param, else from the object of the
     upstream merged meta `upstream` it matches (see `match_objects`), which also gives it the
     class_id and confidence upstream knew when no "detection" param says them any more. The
     frame's "emcustom" and "events" come from `upstream`.
+
+    Returns whether an object got a result: if not, each object's merged result is the
+    library's own, and `results_to_write` need not be asked.
     """
     frame = in_meta["frame"][0]
     objects = frame["object"]
+    carried = False
     for obj in objects:
         param = obj["params"].get(RESULT_KEY)
         if param is not None:
             obj[RESULT_KEY] = dict(param) if type(param) is dict else param
+            carried = True
     if upstream is None:
-        return
+        return carried
     upstream_frame = _first_frame(upstream)
     if upstream_frame is None:
-        return
+        return carried
     for key in (RESULT_KEY, EVENTS_KEY):
         if key in upstream_frame:
             frame[key] = upstream_frame[key]
     upstream_objects = upstream_frame.get("object")
     if not objects or not isinstance(upstream_objects, list) or not upstream_objects:
-        return
+        return carried
     scale = _scale(frame, upstream_frame)
     for obj, match in zip(objects, match_objects(objects, upstream_objects, scale), strict=True):
         if match is not None:
             _carry_object(obj, match)
+    return True
 
 
 def match_objects(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from empycustom.gst import roi as roi_metas
 from empycustom.gst.runtime import Gst
@@ -22,19 +22,17 @@ MAX_INT32 = 2**31 - 1
 NO_ID = 0  # GStreamer's default ROI id and parent_id: no id, no parent
 
 
-class _OpenFrame:
-    __slots__ = ("in_meta", "buffer", "rois", "label_ids")
+class _OpenFrame(NamedTuple):
+    """A frame being processed (a tuple: made for every buffer, it must cost little)."""
 
-    def __init__(
-        self, in_meta: dict, buffer: Gst.Buffer, rois: list[int | None], label_ids: dict
-    ) -> None:
-        self.in_meta = in_meta
-        self.buffer = buffer
-        self.rois = rois
-        self.label_ids = label_ids
+    in_meta: dict[str, Any]
+    buffer: Gst.Buffer
+    rois: list[int | None]
+    label_ids: dict[str, int]
 
 
 _open_frames: dict[int, _OpenFrame] = {}
+_new_open_frame = tuple.__new__  # NamedTuple's own __new__ costs a Python call more
 
 
 def open_frame(
@@ -48,7 +46,7 @@ def open_frame(
     `rois` holds the ROI meta address of each in_meta object (None: no ROI meta) and is kept up
     to date, so the element writes each result onto the right ROI afterwards.
     """
-    _open_frames[id(in_meta)] = _OpenFrame(in_meta, buffer, rois, label_ids)
+    _open_frames[id(in_meta)] = _new_open_frame(_OpenFrame, (in_meta, buffer, rois, label_ids))
 
 
 def close_frame(in_meta: dict[str, Any]) -> None:

@@ -34,7 +34,8 @@ def merge_results(in_meta: dict[str, Any], results: list[Any] | dict[str, Any]) 
         return in_meta
     objects = frame["object"]
     for obj, result in zip(objects, results, strict=False):
-        obj[RESULT_KEY] = merge_result(obj.get(RESULT_KEY), result)
+        old = obj.get(RESULT_KEY)
+        obj[RESULT_KEY] = result if old is None else merge_result(old, result)
     if len(results) > len(objects):
         frame[RESULT_KEY] = merge_result(frame.get(RESULT_KEY), results[len(objects)])
     return in_meta

@@ -1,14 +1,51 @@
-# The reference's "Average Intensity in a person ROI" example, verbatim but for the unused
-# PIL/cv2 imports: a compatibility fixture. It swaps axes, overwrites the ROI size and never
-# unmaps the buffer; it must still run unchanged.
+# The reference's "Average Intensity in a person ROI" example, verbatim (its text, with the
+# indentation the documentation page lost): a compatibility fixture. It imports PIL and cv2,
+# swaps axes, overwrites the ROI size and never unmaps the buffer; it must still run unchanged.
+from PIL import Image
+import cv2
 import gi
 import numpy as np
 gi.require_version('Gst', '1.0')
 from gi.repository import Gst
 DEFAULT_PERSON_CLASS_ID = 2
 def process(in_buffer, in_meta, options, events):
+    """
+    Applies a custom function to a video stream
+    Parameters
+    ------------
+    in_buffer : array
+        Input buffer as a numpy array
+    in_meta : dictionary
+        Input meta dictionary
+    options : dictionary
+        Options dictionary containing custom configurable options
+    Returns
+    -------
+    out_buffer : object
+        Output buffer object of the GstBuffer type. If None is returned
+        here, the output frame will be empty
+    out_meta : string
+        Output meta string. The input metadata is moved over by the
+        gstemcustom element so this should only contain the custom metadata
+    """
     return None, ''
 def process_ip(io_buffer, in_meta, options, events):
+    """
+    Applies a custom function to a video stream in-place
+    Parameters
+    ------------
+    io_buffer : array
+        Input/Output buffer as a numpy array
+    in_meta : dictionary
+        Input/Output meta dictionary
+    options : dictionary
+        Options dictionary containing custom configurable options
+    Returns
+    -------
+    out_meta : string
+        Output meta string. The input meta data is moved over by the
+        gstemcustom element so this should only contain the custom metadata
+    """
     # Convert the buffer to numpy array
     ret, map_info = io_buffer.map(Gst.MapFlags.READ)
     w = in_meta["frame"][0]["source_frame_width"]
