@@ -24,6 +24,7 @@ bench: setup
 		echo "bench: $(MODELPIPE) could not be installed (pip --no-deps); its rows are left out"
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/bench_metapublish.py
+	$(PY) benchmarks/bench_workers.py
 
 bench-instructions: setup
 	$(PY) benchmarks/instructions.py
