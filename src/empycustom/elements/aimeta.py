@@ -14,6 +14,7 @@ from typing import Any
 from empycustom._native import keep_thread_state
 from empycustom.gst.debug import DebugCategory
 from empycustom.gst.messages import post_error, report_error
+from empycustom.gst.params import RW_PLAYING, RW_READY
 from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.gst.signals import add_text_signal
 from empycustom.meta.custom_meta import read_meta_json
@@ -55,7 +56,7 @@ class AiMeta(GstBase.BaseTransform):
             "Do not emit the new-meta signal. Set it to false to receive the meta of every "
             "frame in a new-meta handler.",
             True,
-            GObject.ParamFlags.READWRITE,
+            RW_PLAYING,
         ),
         "location": (
             str,
@@ -63,7 +64,7 @@ class AiMeta(GstBase.BaseTransform):
             'File to which the merged meta of every frame is appended as one JSON line; "-" '
             "writes to standard output. Read when the element starts.",
             None,
-            GObject.ParamFlags.READWRITE,
+            RW_READY,
         ),
         "last-meta": (
             str,

@@ -23,6 +23,7 @@ from empycustom.gst.clib import gobject_pointer
 from empycustom.gst.debug import DEBUG, LOG, DebugCategory
 from empycustom.gst.enums import register_enum
 from empycustom.gst.messages import post_error, post_warning, report_error, report_warning
+from empycustom.gst.params import RW_PLAYING, RW_READY
 from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.gst.signals import add_text_signal, emit_text_reporting_errors
 from empycustom.library.loader import (
@@ -82,7 +83,6 @@ FLOW_ERROR = Gst.FlowReturn.ERROR
 FLOW_FLUSHING = Gst.FlowReturn.FLUSHING
 FLOW_DROPPED = Gst.FlowReturn.CUSTOM_SUCCESS  # GST_BASE_TRANSFORM_FLOW_DROPPED
 G_MAXINT = 2147483647
-RW = GObject.ParamFlags.READWRITE
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ class State:
     last_meta: str | None = None
     warned_maps: bool = False  # once per library version
     warned_handler: bool = False
+    warned_dropped: bool = False  # process() returned no buffer
 
 
 class EmPyCustom(GstBase.BaseTransform):
@@ -131,7 +132,8 @@ class EmPyCustom(GstBase.BaseTransform):
         "EmPyCustom",
         "Filter/Video",
         "Runs a custom Python library on video buffers and merges the JSON it returns into "
-        "the frame's metadata",
+        "the frame's metadata; signal new-meta(meta_json) hands that merged JSON to "
+        "applications",
         "empycustom developers",
     )
     __gsttemplates__ = filter_pad_templates(CAPS)
@@ -142,7 +144,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "Path of the Python file that defines process_ip() (in-place=true) or process() "
             "(in-place=false), and optionally start() and stop(). Read when the element starts.",
             None,
-            RW,
+            RW_READY,
         ),
         "options": (
             str,
@@ -150,7 +152,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "JSON object (or Python dict literal) passed as the options dict to every function "
             "of the custom library. May change while playing.",
             None,
-            RW,
+            RW_PLAYING,
         ),
         "events": (
             str,
@@ -158,7 +160,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "JSON object delivered once, to the next processed buffer, and added to that frame's "
             'meta under "events". Values set before delivery are merged, later keys winning.',
             None,
-            RW,
+            RW_PLAYING,
         ),
         "in-place": (
             bool,
@@ -166,7 +168,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "Process buffers in place with process_ip(), or write a new output buffer with "
             "process(). Cannot change while running.",
             False,
-            RW,
+            RW_READY,
         ),
         "process-interval": (
             int,
@@ -175,14 +177,14 @@ class EmPyCustom(GstBase.BaseTransform):
             1,
             G_MAXINT,
             1,
-            RW,
+            RW_PLAYING,
         ),
         "silent": (
             bool,
             "Silent",
             "Do not emit the new-meta signal.",
             False,
-            RW,
+            RW_PLAYING,
         ),
         "last-meta": (
             str,
@@ -198,7 +200,7 @@ class EmPyCustom(GstBase.BaseTransform):
             'posts an error and stops the stream, "warn" posts a warning and passes the frame '
             'unchanged, "drop" posts a warning and drops the frame.',
             0,
-            RW,
+            RW_PLAYING,
         ),
         "reload": (
             RELOAD.gtype,
@@ -210,7 +212,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "import or start, the old one keeps running and a warning is posted. The reload "
             "action signal reloads at the next processed buffer, whatever this is.",
             0,
-            RW,
+            RW_PLAYING,
         ),
         "workers": (
             int,
@@ -222,7 +224,7 @@ class EmPyCustom(GstBase.BaseTransform):
             1,
             64,
             1,
-            RW,
+            RW_READY,
         ),
         "worker-kind": (
             WORKER_KIND.gtype,
@@ -232,7 +234,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "the library and runs its start() and stop(); frames reach it through shared "
             "memory, for pure-Python work. Set before starting.",
             0,
-            RW,
+            RW_READY,
         ),
         "worker-timeout": (
             int,
@@ -244,7 +246,7 @@ class EmPyCustom(GstBase.BaseTransform):
             0,
             G_MAXINT,
             0,
-            RW,
+            RW_READY,
         ),
         "batch-size": (
             int,
@@ -256,7 +258,7 @@ class EmPyCustom(GstBase.BaseTransform):
             1,
             1024,
             1,
-            RW,
+            RW_READY,
         ),
         "batch-timeout": (
             int,
@@ -267,7 +269,7 @@ class EmPyCustom(GstBase.BaseTransform):
             0,
             G_MAXINT,
             0,
-            RW,
+            RW_READY,
         ),
         "labels": (
             str,
@@ -276,7 +278,7 @@ class EmPyCustom(GstBase.BaseTransform):
             "detector's labels file. An object whose ROI type is one of them gets that class_id "
             'unless a "detection" param of its ROI gives a label_id.',
             None,
-            RW,
+            RW_PLAYING,
         ),
     }
     __gsignals__ = {
@@ -638,6 +640,7 @@ class EmPyCustom(GstBase.BaseTransform):
             else:
                 out_meta = self._call_process(library, inbuf, outbuf, in_meta, settings, events)
                 if out_meta is FLOW_DROPPED:
+                    self._warn_dropped(state)
                     return FLOW_DROPPED
             results = parse_out_meta(out_meta, function_name)
             merge_results(in_meta, results)
@@ -676,6 +679,20 @@ class EmPyCustom(GstBase.BaseTransform):
             return
         state.warned_maps = True
         report_warning(self, CAT, text)
+
+    def _warn_dropped(self, state: State | None) -> None:
+        """Once per start: frames go missing because process() returns None as out_buffer
+        (the reference's template does, and in-place=false is the default)."""
+        if state is None or state.warned_dropped:
+            return
+        state.warned_dropped = True
+        report_warning(
+            self, CAT,
+            f"process() of custom-lib '{state.library.path}' returned no buffer (None as "
+            "out_buffer): frames are being dropped. Return in_buffer to pass the frame on, "
+            "or use in-place=true with process_ip() (reported once; each dropped frame is "
+            "logged at LOG level)",
+        )  # fmt: skip
 
     def _handler_failed(self, state: State, tracebacks: list[str]) -> None:
         text = "a handler of the new-meta signal raised an exception; the stream goes on"

@@ -269,6 +269,7 @@ class Parallel:
             element._emit_new_meta(state, settings, text)
             return self._push(job, output=job.outbuf is not None)
         if isinstance(outcome, Dropped):
+            element._warn_dropped(element._state)
             return True
         if isinstance(outcome, Raised):
             return self._failed(job, outcome.text, outcome.debug)

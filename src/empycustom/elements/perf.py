@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from empycustom._native import keep_thread_state
 from empycustom.gst.debug import DebugCategory
+from empycustom.gst.params import RW_PLAYING
 from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
 
 CAT = DebugCategory("perf", "Frame and bit rates of the buffers passing through")
@@ -24,7 +25,6 @@ CAT = DebugCategory("perf", "Frame and bit rates of the buffers passing through"
 BITS_PER_BYTE = 8
 DEFAULT_INTERVAL_MS = 1000
 G_MAXINT = 2147483647
-RW = GObject.ParamFlags.READWRITE
 MESSAGE_NAME = "perf"
 ANY_CAPS = Gst.Caps.new_any()
 
@@ -176,14 +176,14 @@ class Perf(GstBase.BaseTransform):
             "Add the whole-system CPU load in percent to every report (the name is gst-perf's; "
             "it works on any CPU).",
             False,
-            RW,
+            RW_PLAYING,
         ),
         "silent": (
             bool,
             "Silent",
             "Do not print the report line on stdout; the element message is still posted.",
             False,
-            RW,
+            RW_PLAYING,
         ),
         "interval": (
             int,
@@ -193,7 +193,7 @@ class Perf(GstBase.BaseTransform):
             1,
             G_MAXINT,
             DEFAULT_INTERVAL_MS,
-            RW,
+            RW_PLAYING,
         ),
     }
 

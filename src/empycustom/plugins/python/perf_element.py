@@ -1,6 +1,5 @@
 """Plugin-loader entry for the `perf` element (GST_PLUGIN_PATH=$(empycustom plugin-path))."""
 
-from empycustom.elements.perf import Perf
-from empycustom.gst.runtime import Gst
+from empycustom.elements.registration import loader_entry
 
-__gstelementfactory__ = ("perf", Gst.Rank.NONE, Perf)
+__gstelementfactory__ = loader_entry("perf")
