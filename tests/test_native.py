@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import json
 import math
+import re
 import resource
 import subprocess
 import sys
@@ -452,3 +453,64 @@ def test_add_text_signal_makes_a_plain_signal_with_one_string() -> None:
         add_text_signal(Emitter, "told")
     with pytest.raises(TypeError, match="GObject type"):
         _native.add_text_signal(hash(GObject.TYPE_STRING), "x")
+
+
+# in_meta built in C
+
+
+def test_buffer_in_meta_is_build_in_meta_with_fresh_dicts() -> None:
+    from empycustom.frames.layout import FrameLayout
+    from empycustom.meta.inmeta import buffer_in_meta, build_in_meta, in_meta_template
+
+    layout = FrameLayout("I420", 6, 4, (8, 4, 4), (0, 32, 40), 48)
+    template = in_meta_template(layout)
+    buffer = Gst.Buffer.new_allocate(None, 48, None)
+    buffer.pts = 5_000_000
+    objects = [{"object_id": 1}]
+    made = buffer_in_meta(buffer, 7, layout, template, objects)
+    expected = build_in_meta(7, 5_000_000, layout, objects)
+    stamp = made["frame"][0].pop("timestamp")
+    expected["frame"][0].pop("timestamp")
+    assert json.dumps(made) == json.dumps(expected)  # same keys in the same order
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}", stamp)
+    assert made["frame"][0]["object"] is objects
+    made["frame"][0]["planes"][0]["stride"] = 99  # a library changing its in_meta
+    assert template["planes"][0]["stride"] == 8  # changes no later frame
+    assert buffer_in_meta(buffer, 8, layout, template, [])["frame"][0]["planes"][0]["stride"] == 8
+    buffer.pts = Gst.CLOCK_TIME_NONE
+    assert buffer_in_meta(buffer, 9, layout, template, [])["frame"][0]["buf_pts"] is None
+
+
+def test_buffer_in_meta_of_a_buffer_with_a_video_meta_takes_its_layout() -> None:
+    from empycustom.frames.layout import FrameLayout
+    from empycustom.meta.inmeta import buffer_in_meta, in_meta_template
+
+    layout = FrameLayout("RGBA", 4, 2, (16,), (0,), 32)
+    buffer = Gst.Buffer.new_allocate(None, 64, None)
+    GstVideo.buffer_add_video_meta_full(
+        buffer, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.RGBA, 4, 2, 1, [0, 0, 0, 0],
+        [32, 0, 0, 0],
+    )
+    assert _native.in_meta(hash(buffer), 0, in_meta_template(layout), []) is None
+    frame = buffer_in_meta(buffer, 0, layout, in_meta_template(layout), [])["frame"][0]
+    assert frame["planes"] == [{"stride": 32, "offset": 0}]
+
+
+def test_in_meta_refuses_what_is_not_a_template() -> None:
+    buffer = Gst.Buffer.new_allocate(None, 8, None)
+    with pytest.raises(TypeError, match="template must be a dict"):
+        _native.in_meta(hash(buffer), 0, [], [])
+    with pytest.raises(TypeError, match="planes must be a list"):
+        _native.in_meta(hash(buffer), 0, {"planes": None}, [])
+    with pytest.raises(TypeError, match="planes must be dicts"):
+        _native.in_meta(hash(buffer), 0, {"planes": [1]}, [])
+
+
+def test_wall_clock_timestamp_in_c_matches_time_strftime() -> None:
+    import time
+
+    for milliseconds in (1589393927323, 1589393927999, 0, 1700000000000):
+        local = time.localtime(milliseconds // 1000)
+        expected = (time.strftime("%Y-%m-%dT%H:%M:%S", local) + f".{milliseconds % 1000:03d}"
+                    + time.strftime("%z", local))  # fmt: skip
+        assert _native.wall_clock_timestamp(milliseconds) == expected

@@ -11,6 +11,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <string.h>
+#include <time.h>
 #if PY_VERSION_HEX >= 0x030D0000
 #define _Py_IsFinalizing Py_IsFinalizing /* public from Python 3.13 on */
 #endif
@@ -719,6 +720,96 @@ static PyObject *has_video_meta(PyObject *module, PyObject *address) {
   return PyBool_FromLong(gst_buffer_get_video_meta(buffer) != NULL);
 }
 
+/* The wall-clock time of `milliseconds` since the epoch as in_meta writes it, ISO 8601 with
+ * milliseconds and the UTC offset: 2020-05-13T12:18:47.323-0600. The local time of a second is
+ * worked out once (localtime_r and strftime cost more than the rest). */
+static PyObject *timestamp_text(long long milliseconds) {
+  static long long cached_second = LLONG_MIN;
+  static char prefix[64], zone[16];
+  long long second = milliseconds / 1000, fraction = milliseconds % 1000;
+  if (fraction < 0) {
+    fraction += 1000;
+    second -= 1;
+  }
+  if (second != cached_second) {
+    time_t when = (time_t)second;
+    struct tm local;
+    if (localtime_r(&when, &local) == NULL)
+      return PyErr_Format(PyExc_OverflowError, "timestamp %lld out of range", second);
+    if (strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &local) == 0 ||
+        strftime(zone, sizeof zone, "%z", &local) == 0)
+      zone[0] = '\0';
+    cached_second = second;
+  }
+  char text[96];
+  int size = snprintf(text, sizeof text, "%s.%03lld%s", prefix, fraction, zone);
+  return PyUnicode_DecodeUTF8(text, size, "replace");
+}
+
+static PyObject *wall_clock_timestamp(PyObject *module, PyObject *milliseconds) {
+  long long value = PyLong_AsLongLong(milliseconds);
+  if (value == -1 && PyErr_Occurred()) return NULL;
+  return timestamp_text(value);
+}
+
+static PyObject *key_frame, *key_frame_num, *key_buf_pts, *key_timestamp, *key_planes, *key_object;
+
+/* in_meta(buffer_address, frame_num, template, objects): one frame's in_meta,
+ * {"frame": [frame]}, where frame is a copy of `template` (the keys of a frame in order, the
+ * caps' values) with the buffer's frame_num, buf_pts (None when unset), the wall-clock
+ * timestamp, a copy of each plane dict and `objects`. None when the buffer has a GstVideoMeta:
+ * its own layout then describes it, not the caps'. */
+static PyObject *in_meta(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("in_meta", nargs, 4) < 0) return NULL;
+  GstBuffer *buffer = address_argument(args[0], "buffer");
+  if (buffer == NULL) return NULL;
+  PyObject *template = args[2], *objects = args[3];
+  if (!PyDict_Check(template)) return PyErr_Format(PyExc_TypeError, "template must be a dict");
+  if (gst_buffer_get_video_meta(buffer) != NULL) Py_RETURN_NONE;
+  PyObject *template_planes = PyDict_GetItemWithError(template, key_planes);
+  if (template_planes == NULL || !PyList_Check(template_planes)) {
+    return PyErr_Occurred() ? NULL
+                            : PyErr_Format(PyExc_TypeError, "template planes must be a list");
+  }
+  Py_ssize_t count = PyList_GET_SIZE(template_planes);
+  PyObject *planes = PyList_New(count);
+  for (Py_ssize_t index = 0; planes != NULL && index < count; index++) {
+    PyObject *plane = PyList_GET_ITEM(template_planes, index);
+    PyObject *copy = PyDict_Check(plane) ? PyDict_Copy(plane) : NULL;
+    if (copy == NULL) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "template planes must be dicts");
+      Py_CLEAR(planes);
+    } else {
+      PyList_SET_ITEM(planes, index, copy);
+    }
+  }
+  GstClockTime pts = GST_BUFFER_PTS(buffer);
+  PyObject *buf_pts = GST_CLOCK_TIME_IS_VALID(pts) ? PyLong_FromUnsignedLongLong(pts)
+                                                   : Py_NewRef(Py_None);
+  PyObject *stamp = timestamp_text((g_get_real_time() + 500) / 1000);
+  PyObject *frame = PyDict_Copy(template);
+  PyObject *result = NULL;
+  if (planes != NULL && buf_pts != NULL && stamp != NULL && frame != NULL &&
+      PyDict_SetItem(frame, key_frame_num, args[1]) == 0 &&
+      PyDict_SetItem(frame, key_buf_pts, buf_pts) == 0 &&
+      PyDict_SetItem(frame, key_timestamp, stamp) == 0 &&
+      PyDict_SetItem(frame, key_planes, planes) == 0 &&
+      PyDict_SetItem(frame, key_object, objects) == 0) {
+    PyObject *frames = PyList_New(1);
+    result = frames ? PyDict_New() : NULL;
+    if (result != NULL) {
+      PyList_SET_ITEM(frames, 0, Py_NewRef(frame));
+      if (PyDict_SetItem(result, key_frame, frames) < 0) Py_CLEAR(result);
+    }
+    Py_XDECREF(frames);
+  }
+  Py_XDECREF(planes);
+  Py_XDECREF(buf_pts);
+  Py_XDECREF(stamp);
+  Py_XDECREF(frame);
+  return result;
+}
+
 /* Keeping a streaming thread's Python thread state.
  *
  * A GStreamer thread has no Python thread state of its own: PyGObject's PyGILState_Ensure()
@@ -816,6 +907,14 @@ static PyMethodDef methods[] = {
      "buffer_pts(buffer_address) -> int\n\nThe buffer's PTS (GST_CLOCK_TIME_NONE when unset)."},
     {"has_video_meta", has_video_meta, METH_O,
      "has_video_meta(buffer_address) -> bool\n\nWhether the buffer has a GstVideoMeta."},
+    {"in_meta", (PyCFunction)(void (*)(void))in_meta, METH_FASTCALL,
+     "in_meta(buffer_address, frame_num, template, objects) -> dict | None\n\n"
+     "One frame's in_meta from a template frame dict (copied, planes too) with the buffer's "
+     "frame_num, buf_pts, the wall-clock timestamp and objects; None when the buffer has a "
+     "GstVideoMeta."},
+    {"wall_clock_timestamp", wall_clock_timestamp, METH_O,
+     "wall_clock_timestamp(milliseconds) -> str\n\n"
+     "Local time of milliseconds since the epoch: 2020-05-13T12:18:47.323-0600."},
     {"keep_thread_state", keep_thread_state, METH_NOARGS,
      "keep_thread_state() -> None\n\n"
      "Keep the calling thread's Python thread state until the thread exits, so that callbacks "
@@ -853,7 +952,10 @@ PyMODINIT_FUNC PyInit__native(void) {
       intern(&key_params, "params") || intern(&key_left, "left") || intern(&key_top, "top") ||
       intern(&key_width, "width") || intern(&key_height, "height") ||
       intern(&key_label_id, "label_id") || intern(&key_json, JSON_FIELD) ||
-      intern(&key_detection, DETECTION_PARAM))
+      intern(&key_detection, DETECTION_PARAM) || intern(&key_frame, "frame") ||
+      intern(&key_frame_num, "frame_num") || intern(&key_buf_pts, "buf_pts") ||
+      intern(&key_timestamp, "timestamp") || intern(&key_planes, "planes") ||
+      intern(&key_object, "object"))
     return NULL;
   object_template = PyDict_New();
   rect_template = PyDict_New();

@@ -39,7 +39,7 @@ from empycustom.library.starter import START_WAIT_S, BackgroundStart
 from empycustom.meta import custom_meta
 from empycustom.meta.chain import carry_upstream, results_to_write
 from empycustom.meta.editing import close_frame, open_frame
-from empycustom.meta.inmeta import build_in_meta
+from empycustom.meta.inmeta import buffer_in_meta, in_meta_template
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import analytics_unavailable, parse_labels, read_objects, write_results
 from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
@@ -292,6 +292,7 @@ class EmPyCustom(GstBase.BaseTransform):
         self._settings_lock = threading.Lock()
         self._state: State | None = None
         self._layout: FrameLayout | None = None
+        self._in_meta_template: dict[str, Any] = {}  # in_meta_template(self._layout)
         self._pending_events: dict[str, Any] = {}
         self._events_lock = threading.Lock()
         self._reload_requested = False
@@ -546,10 +547,12 @@ class EmPyCustom(GstBase.BaseTransform):
 
     def do_set_caps(self, incaps: Gst.Caps, outcaps: Gst.Caps) -> bool:
         try:
-            self._layout = FrameLayout.from_caps(incaps)
+            layout = FrameLayout.from_caps(incaps)
         except ValueError as error:
             post_error(self, str(error), domain="format")
             return False
+        self._in_meta_template = in_meta_template(layout)
+        self._layout = layout
         CAT.info(self, f"caps set: {incaps.to_string()}")
         return True
 
@@ -574,31 +577,12 @@ class EmPyCustom(GstBase.BaseTransform):
     def do_transform_ip(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
         if CAT.enabled(DEBUG):
             CAT.debug(self, "transform_ip")
-        return self._between_collections(buffer, None)
+        return self._process_buffer(buffer, None)
 
     def do_transform(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer) -> Gst.FlowReturn:
         if CAT.enabled(DEBUG):
             CAT.debug(self, "transform")
-        return self._between_collections(inbuf, outbuf)
-
-    def _between_collections(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer | None) -> Gst.FlowReturn:
-        """Process a buffer with Python's cyclic garbage collector paused.
-
-        A buffer's in_meta, objects and parsed out_meta are thousands of containers that die
-        with the buffer (by reference counting). Collected while alive, they are moved to older
-        generations, and each move brings a full collection of every object of the process
-        nearer: at 1000 objects or 100 kB of out_meta, more time than the buffer's own work.
-        Paused, the collector counts them in and, as they die, out again; garbage a library
-        makes is collected after the buffer instead of during it.
-        """
-        collecting = gc.isenabled()
-        if collecting:
-            gc.disable()
-        try:
-            return self._process_buffer(inbuf, outbuf)
-        finally:
-            if collecting:
-                gc.enable()
+        return self._process_buffer(inbuf, outbuf)
 
     def _process_buffer(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer | None) -> Gst.FlowReturn:
         _native.keep_thread_state()  # later buffers skip creating a Python thread state
@@ -617,6 +601,30 @@ class EmPyCustom(GstBase.BaseTransform):
             if outbuf is not None:
                 copy_frame(inbuf, outbuf, self._layout)
             return FLOW_OK
+        # Python's cyclic collector is paused while the buffer is processed. Its in_meta,
+        # objects and parsed out_meta are thousands of containers that die with it (by
+        # reference counting); collected while alive, they move to older generations, and each
+        # move brings a full collection of every object of the process nearer: at 1000 objects
+        # or 100 kB of out_meta, more time than the buffer's own work. Paused, the collector
+        # counts them in and, as they die, out again; garbage a library makes is collected
+        # after the buffer instead of during it.
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            return self._process(state, settings, frame_num, inbuf, outbuf)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _process(
+        self,
+        state: State,
+        settings: Settings,
+        frame_num: int,
+        inbuf: Gst.Buffer,
+        outbuf: Gst.Buffer | None,
+    ) -> Gst.FlowReturn:
         if self._reload_requested or (settings.reload == "on-change" and state.watcher.changed()):
             self._reload(state, settings)
 
@@ -626,8 +634,7 @@ class EmPyCustom(GstBase.BaseTransform):
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         downstream = inbuf if outbuf is None else outbuf
         objects, rois = read_objects(downstream, settings.label_ids)
-        pts = _native.buffer_pts(hash(inbuf))
-        in_meta = build_in_meta(frame_num, pts, self._layout.for_buffer(inbuf), objects)
+        in_meta = buffer_in_meta(inbuf, frame_num, self._layout, self._in_meta_template, objects)
         # Results written upstream; `carried`: some object has one to merge into.
         carried = carry_upstream(in_meta, custom_meta.read_meta(downstream))
         function_name = required_function(outbuf is None)
@@ -643,7 +650,8 @@ class EmPyCustom(GstBase.BaseTransform):
                     self._warn_dropped(state)
                     return FLOW_DROPPED
             results = parse_out_meta(out_meta, function_name)
-            merge_results(in_meta, results)
+            if results != []:  # nothing returned changes nothing
+                merge_results(in_meta, results)
             add_events(in_meta, events)
             text = to_json(in_meta, function_name)
         # Any exception, BaseException too (KeyboardInterrupt, GeneratorExit, SystemExit, a
@@ -658,9 +666,9 @@ class EmPyCustom(GstBase.BaseTransform):
 
         state.last_meta = text
         custom_meta.write_meta_json(downstream, text)
-        if carried:
+        if rois and carried:
             write_results(rois, results_to_write(objects))
-        elif type(results) is list:
+        elif rois and type(results) is list:
             write_results(rois, results)
         self._emit_new_meta(state, settings, text)
         return FLOW_OK
