@@ -15,7 +15,7 @@ import pytest
 from brokers import PASSWORD, Mosquitto, RedisServer, distinct, free_port, make_certificates
 from pipeline import ASTRONAUT_FACES, faces_source, gst_environment
 
-from empycustom.publish.outbox import Outbox
+from empycustom.publish.outbox import Outbox, OutboxInUse
 from empycustom.publish.template import DestinationTemplate, TemplateError
 from empycustom.publish.uri import BrokerURIError, parse_broker_uri
 
@@ -112,7 +112,11 @@ def test_outbox_keeps_order_across_reopening_and_drops_oldest_when_full(tmp_path
     assert len(reopened) == 0 and not list(folder.glob("*.jsonl"))
     reopened.append([b"t\tnext"])
     assert reopened.read(0, 5) == [(100, b"t\tnext")]
+
+    with pytest.raises(OutboxInUse, match="in use"):
+        Outbox(folder, limit_bytes=1 << 20)  # while `reopened` holds it
     reopened.close()
+    Outbox(folder, limit_bytes=1 << 20).close()  # free again
 
     small = Outbox(tmp_path / "small", limit_bytes=8192)  # segments of 4 KiB
     record = b"t\t" + b"x" * 98
@@ -161,6 +165,19 @@ def test_interval_skip_empty_and_frames_without_meta(pipeline, write_library, tm
     plain = tmp_path / "plain.jsonl"
     result = pipeline(f"{source(5)} ! metapublish broker=file://{plain} ! fakesink")
     assert result.eos and not plain.exists()  # no empycustom upstream: nothing to publish
+
+
+def test_one_outbox_folder_per_element(pipeline, write_library, tmp_path) -> None:
+    lib = write_library(FRAME_LIB)
+    outbox = tmp_path / "shared"
+    result = pipeline(
+        f"{source(5)} ! empycustom custom-lib={lib} in-place=true ! "
+        f"metapublish broker=file://{tmp_path}/a.jsonl outbox={outbox} ! "
+        f"metapublish broker=file://{tmp_path}/b.jsonl outbox={outbox} ! fakesink",
+        timeout=10,
+    )
+    assert not result.eos
+    assert "(property outbox): in use by another outbox" in result.error_texts
 
 
 def test_unusable_properties_are_errors_naming_them(pipeline, tmp_path) -> None:

@@ -235,7 +235,8 @@ class MetaPublish(GstBase.BaseTransform):
         try:
             outbox = Outbox(folder, settings.outbox_limit)
         except OSError as error:
-            text = f"cannot use the outbox folder '{folder}': {error.strerror or error}"
+            text = f"cannot use the outbox folder '{folder}' (property outbox): "
+            text += error.strerror or str(error)
             report_error(self, CAT, text, str(error), domain="resource")
             return False
         if len(outbox):

@@ -12,6 +12,7 @@ Thread-safe: one lock around every operation, each of them short.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import BinaryIO
 
 SUFFIX = ".jsonl"
 CURSOR = "delivered"
+LOCK = "lock"
 CURSOR_SAVE_INTERVAL = 0.2  # seconds; a crash in between only repeats records (duplicates)
 
 
@@ -40,10 +42,20 @@ class OutboxClosed(Exception):
     pass
 
 
+class OutboxInUse(OSError):
+    """Two outboxes in one folder would send each other's records and delete each other's files."""
+
+
 class Outbox:
     def __init__(self, folder: str | os.PathLike[str], limit_bytes: int) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.folder / LOCK, "a")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise OutboxInUse("in use by another outbox (another element or process)") from None
         self.limit_bytes = limit_bytes
         # Several segments fit in the limit, so dropping the oldest frees part of it only.
         self.segment_bytes = max(4096, min(4 << 20, limit_bytes // 8))
@@ -147,6 +159,7 @@ class Outbox:
             self._readers.clear()
             self._writer = None
             self._closed = True
+            self._lock_file.close()  # releases the folder
 
     # -- internals ----------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -1,7 +1,9 @@
 """The publisher: the streaming thread hands it messages, two threads of its own do the rest.
 
-- `submit()` (the streaming thread) appends to a memory queue: no I/O, no lock held for long.
-- The writer thread moves queued messages into the outbox on disk, whatever the broker does.
+- `submit()` (the streaming thread) appends to a memory queue: no I/O, no lock, no wake-up.
+- The writer thread moves queued messages into the outbox on disk every WRITE_INTERVAL,
+  whatever the broker does (one write for all of them: waking it per frame would cost the
+  streaming thread a thread switch and the writer a system call per frame).
 - The sender thread connects (backoff doubling up to a cap), sends the outbox's records in
   order, a window at a time, and drops each from the outbox when the broker acknowledged it.
   After a reconnect it starts again at the oldest record not acknowledged (so a message can
@@ -23,6 +25,7 @@ from empycustom.publish.outbox import Outbox, OutboxClosed
 Report = Callable[[str, str], None]
 
 INITIAL_BACKOFF = 0.1  # seconds before the first reconnect attempt
+WRITE_INTERVAL = 0.01  # seconds between two moves of the queue into the outbox
 QUEUE_LIMIT = 100_000  # messages waiting in memory for the writer thread (it is never that late)
 DROP_WARNING_INTERVAL = 5.0  # seconds between two "outbox full" warnings
 
@@ -52,7 +55,6 @@ class Publisher:
         self.reconnect_max = reconnect_max
         self.counters = Counters()
         self._queue: collections.deque[bytes] = collections.deque()
-        self._queued = threading.Event()  # the writer has something to do
         self._appended = threading.Event()  # the sender has something to do
         self._closing = threading.Event()  # the writer: move what is queued, then end
         self._stopping = threading.Event()  # the sender: deliver until the deadline, then end
@@ -60,6 +62,7 @@ class Publisher:
         self._connected = False
         self._threads: list[threading.Thread] = []
         self._drop_warned_at = -DROP_WARNING_INTERVAL
+        self._write_failure_reported = False
 
     # -- the streaming thread -----------------------------------------------------------------
     def submit(self, destination: str, payload: bytes) -> None:
@@ -67,8 +70,6 @@ class Publisher:
             self.counters.dropped += 1
             return
         self._queue.append(destination.encode() + b"\t" + payload)
-        if not self._queued.is_set():
-            self._queued.set()
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,7 +93,6 @@ class Publisher:
         self._drain_deadline = time.monotonic() + drain_timeout
         writer, sender = self._threads
         self._closing.set()
-        self._queued.set()
         writer.join()  # first: everything submitted is in the outbox before the sender ends
         self._stopping.set()
         self._appended.set()
@@ -107,18 +107,31 @@ class Publisher:
     def _write_loop(self) -> None:
         while True:
             stopping = self._closing.is_set()
-            self._queued.wait(0.5)
-            self._queued.clear()
             records = []
             while self._queue:
                 records.append(self._queue.popleft())
             if records:
-                dropped = self.outbox.append(records)
+                try:
+                    dropped = self.outbox.append(records)
+                except OSError as error:  # a full disk, a folder removed under it
+                    self._write_failed(error, len(records))
+                    dropped = 0
                 self._appended.set()
                 if dropped:
                     self._dropped(dropped)
             if stopping and not self._queue:
                 return
+            self._closing.wait(WRITE_INTERVAL)
+
+    def _write_failed(self, error: OSError, count: int) -> None:
+        self.counters.dropped += count
+        if not self._write_failure_reported:
+            self._write_failure_reported = True
+            self.report(
+                "error",
+                f"cannot write to the outbox folder (property outbox): {error.strerror or error}; "
+                f"{count} messages lost",
+            )
 
     def _dropped(self, count: int) -> None:
         self.counters.dropped += count
