@@ -542,3 +542,38 @@ def test_check_command_with_workers_and_batches(write_library):
     )  # fmt: skip
     assert missing.returncode != 0
     assert "process_batch(), which batch-size > 1 needs" in missing.stdout
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "workers=2 in-place=false",
+        "workers=2 worker-kind=process in-place=true",
+        "workers=2 batch-size=3 in-place=true",
+    ],
+)
+def test_gst_launch_with_workers_leaves_nothing_alive(gst_launch, write_library, settings):
+    import re
+
+    lib = write_library(
+        BATCH
+        + """
+import numpy as np
+
+def process_ip(buffer, in_meta, options, events):
+    return {"n": in_meta["frame"][0]["frame_num"]}
+
+def process(buffer, in_meta, options, events):
+    return np.zeros((16, 16, 4), np.uint8), {"n": in_meta["frame"][0]["frame_num"]}
+"""
+    )
+    result = gst_launch(
+        ["videotestsrc", "num-buffers=30", "!", SMALL, "!", "empycustom", f"custom-lib={lib}",
+         *settings.split(), "!", "fakesink"],
+        env={"GST_TRACERS": "leaks", "GST_DEBUG": "leaks:7", "GST_DEBUG_NO_COLOR": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    listed = re.search(r"listed (\d+) alive objects", result.stderr)
+    assert listed, result.stderr[-2000:]
+    assert listed.group(1) == "0", result.stderr[-3000:]
+    assert "CRITICAL" not in result.stderr

@@ -134,7 +134,11 @@ class Parallel:
         """Stop the engine (worker processes run stop()), give the sink pad its chain function
         back; returns the failures of the processes' stop()."""
         self.pool.stop()
+        self.flow = FLOW_FLUSHING
         _native.set_pad_chain_function(gobject_pointer(self.sinkpad), self._base_chain)
+        # The engine refers back to this object (deliver): breaking the cycle frees the element
+        # and its pads with the pipeline, garbage collection or not.
+        self.pool = None
         return [w.stop_failure for w in self.process_workers if w.stop_failure is not None]
 
     # Streaming thread
