@@ -40,6 +40,7 @@ def native_extension() -> Extension:
         library_dirs=[flag[2:] for flag in flags if flag.startswith("-L")],
         libraries=[flag[2:] for flag in flags if flag.startswith("-l")],
         extra_compile_args=[flag for flag in flags if flag[:2] not in {"-I", "-L", "-l"}],
+        extra_link_args=["-s"],  # no debug symbols in the installed module
     )
 
 

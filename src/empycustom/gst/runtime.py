@@ -1,6 +1,28 @@
 """The one place that imports GStreamer through gi and initialises it."""
 
+import sys
+
 import gi
+
+MIN_PYGOBJECT = (3, 43, 1)
+
+
+def pygobject_problem(version: tuple[int, ...]) -> str | None:
+    """What is wrong with this PyGObject version for the elements, or None."""
+    if tuple(version) >= MIN_PYGOBJECT:
+        return None
+    shown = ".".join(map(str, version))
+    return (
+        f"empycustom: PyGObject {shown} prints a GStreamer-CRITICAL \"created element should be "
+        "floating\" for every element it creates; install PyGObject >= 3.43.1 in this "
+        "environment: pip install 'PyGObject>=3.43.1,<3.50' (Debian 12; 3.50 and later need "
+        "GLib 2.80), or reinstall empycustom, which requires it"
+    )
+
+
+_problem = pygobject_problem(gi.version_info)
+if _problem:
+    print(_problem, file=sys.stderr)
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstBase", "1.0")
