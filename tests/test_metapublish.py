@@ -253,7 +253,7 @@ def test_broker_killed_and_back_5_s_later(pipeline, write_library, broker, repor
     expected = (outage[1] - outage[0]) * 100
     largest_gap = max(b - a for a, b in zip(arrivals, arrivals[1:], strict=False))
     assert len(during) >= 0.85 * expected, (len(during), expected)
-    assert largest_gap < 0.5
+    assert largest_gap < 1.0  # 10 ms expected; generous for a loaded machine
     report_figure(
         f"metapublish {broker.kind}: broker down {outage[1] - outage[0]:.1f} s, {len(during)} "
         f"frames passed meanwhile (100 fps: {expected:.0f}), largest gap between frames "
@@ -406,14 +406,14 @@ def test_unknown_host_is_a_warning_and_never_a_hang(pipeline, write_library) -> 
 def test_refused_port_costs_the_pipeline_nothing(pipeline, write_library, tmp_path) -> None:
     """With no broker at all, frames still flow at the live rate."""
     lib = write_library(FRAME_LIB)
-    started = time.monotonic()
+    arrivals: list[float] = []
     result = publish(
         pipeline, lib, 200,
         f"broker=redis://127.0.0.1:{free_port()}/s outbox={tmp_path / 'o'} stop-timeout=0",
-        live=True,
+        live=True, on_buffer=lambda _p, _n: arrivals.append(time.monotonic()),
     )  # fmt: skip
     assert result.eos, result.error_texts
-    assert time.monotonic() - started < 2 + 1.5  # 2 s of frames at 100 fps
+    assert arrivals[-1] - arrivals[0] < 1.99 * 1.2  # 199 intervals of 10 ms, at the live rate
     assert result.pipeline.get_by_name("m").get_property("pending") == 200
 
 
