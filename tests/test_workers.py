@@ -577,3 +577,85 @@ def process(buffer, in_meta, options, events):
     assert listed, result.stderr[-2000:]
     assert listed.group(1) == "0", result.stderr[-3000:]
     assert "CRITICAL" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_options_apply_from_the_next_frame_and_last_meta(write_library, kind):
+    lib = write_library(
+        """
+import time
+
+def process_ip(buffer, in_meta, options, events):
+    time.sleep(0.002)
+    return {"n": in_meta["frame"][0]["frame_num"], "level": options.get("level", 0)}
+"""
+    )
+    set_at = []
+
+    def on_buffer(pipeline, count):
+        if count in (40, 80):
+            set_at.append(count)
+            pipeline.get_by_name("e").set_property("options", json.dumps({"level": count}))
+
+    result = run_pipeline(
+        f"videotestsrc num-buffers=120 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=2 worker-kind={kind} batch-size=1 ! appsink name=sink",
+        timeout=60,
+        on_buffer=on_buffer,
+    )
+    assert result.eos
+    levels = [frame.meta["frame"][0]["emcustom"]["level"] for frame in result.frames]
+    # Each value takes over at one frame and holds from there: never back to an older one.
+    assert levels == sorted(levels)
+    assert set(levels) == {0, 40, 80}
+    assert levels.index(40) >= 40 and levels.index(80) >= 80
+    last = json.loads(result.pipeline.get_by_name("e").get_property("last-meta"))
+    assert last == result.frames[-1].meta
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_objects_from_a_detector_with_workers(write_library, kind):
+    from pipeline import ASTRONAUT_FACES, faces_source
+
+    lib = write_library(
+        """
+def process_ip(buffer, in_meta, options, events):
+    frame = in_meta["frame"][0]
+    return [{"width": item["rect_params"]["width"]} for item in frame["object"]]
+"""
+    )
+    result = run_pipeline(
+        f"{faces_source(ASTRONAUT_FACES, frames=4)} ! empycustom name=e custom-lib={lib} "
+        f"in-place=true workers=2 worker-kind={kind} labels=background,face ! "
+        f"empycustom name=f custom-lib={lib} in-place=true workers=2 ! appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos, result.error_texts
+    assert len(result.frames) == 4
+    for frame in result.frames:
+        objects = frame.meta["frame"][0]["object"]
+        assert len(objects) == 3
+        for item in objects:
+            assert item["emcustom"] == {"width": item["rect_params"]["width"]}
+            assert item["class_id"] == 1
+
+
+def test_out_meta_a_process_worker_cannot_send(write_library):
+    lib = write_library(
+        """
+import threading
+
+def process_ip(buffer, in_meta, options, events):
+    if in_meta["frame"][0]["frame_num"] == 2:
+        return [threading.Lock()]
+    return {"ok": 1}
+"""
+    )
+    result = run_pipeline(
+        f"videotestsrc num-buffers=5 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        "in-place=true workers=2 worker-kind=process on-error=warn ! appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos
+    assert len(result.frames) == 5 and result.frames[2].meta is None
+    assert "out_meta cannot be sent from the worker process: TypeError" in result.warning_texts

@@ -368,7 +368,11 @@ def _serve(connection: Connection) -> None:
                 shared.close()
             shared = _Shared(message[1], message[2], message[3], spec.in_place)
         elif kind == "run":
-            connection.send(("done", _run(library, spec, shared, *message[1:])))
+            replies = _run(library, spec, shared, *message[1:])
+            try:
+                connection.send(("done", replies))
+            except (pickle.PicklingError, TypeError, AttributeError) as error:
+                connection.send(("done", _picklable(replies, spec.path, error)))
         elif kind == "reload":
             try:
                 new = load_new_version(library, spec.in_place, message[1], spec.batch)
@@ -414,19 +418,28 @@ def _run(
     replies = []
     for outcome in outcomes:
         if isinstance(outcome, Returned):
-            try:
-                pickle.dumps(outcome.out_meta)
-            except Exception as error:  # noqa: BLE001 - anything unpicklable
-                replies.append(("raised", f"custom-lib '{spec.path}': out_meta cannot be sent "
-                                f"from the worker process: {type(error).__name__}: {error}",
-                                traceback.format_exc(), False))  # fmt: skip
-                continue
             replies.append(("returned", outcome.out_meta, outcome.passed_input, outcome.left_open))
         elif isinstance(outcome, Dropped):
             replies.append(("dropped", outcome.left_open))
         else:
             replies.append(("raised", outcome.text, outcome.debug, outcome.output_error))
     return replies
+
+
+def _picklable(replies: list[tuple], path: str, error: BaseException) -> list[tuple]:
+    """The replies, each out_meta that cannot be pickled replaced by its failure."""
+    safe = []
+    for reply in replies:
+        try:
+            pickle.dumps(reply)
+        except Exception as failure:  # noqa: BLE001 - whatever pickling raises
+            text = (
+                f"custom-lib '{path}': out_meta cannot be sent from the worker process: "
+                f"{type(failure).__name__}: {failure}"
+            )
+            reply = ("raised", text, "".join(traceback.format_exception(failure)), False)
+        safe.append(reply)
+    return safe
 
 
 def main(argv: list[str]) -> None:
