@@ -584,8 +584,8 @@ class EmPyCustom(GstBase.BaseTransform):
             CAT.debug(self, "transform")
         return self._process_buffer(inbuf, outbuf)
 
-    def _process_buffer(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer | None) -> Gst.FlowReturn:
-        _native.keep_thread_state()  # later buffers skip creating a Python thread state
+    def _begin_buffer(self) -> State | Gst.FlowReturn:
+        """The state a buffer is processed with, or the flow to return instead."""
         state = self._state
         if state is None or self._layout is None:
             post_error(self, "received a buffer before the element started", domain="stream")
@@ -594,6 +594,13 @@ class EmPyCustom(GstBase.BaseTransform):
             flow = self._await_start(state)
             if flow != FLOW_OK:
                 return flow
+        return state
+
+    def _process_buffer(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer | None) -> Gst.FlowReturn:
+        _native.keep_thread_state()  # later buffers skip creating a Python thread state
+        state = self._begin_buffer()
+        if state.__class__ is not State:
+            return state
         settings = self._settings  # one snapshot for the whole buffer
         frame_num = state.frame_num
         state.frame_num = frame_num + 1

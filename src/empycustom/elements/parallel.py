@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from empycustom import _native
-from empycustom.frames.calls import Dropped, Raised, Returned, call_library
+from empycustom.frames.calls import Dropped, Frames, Raised, Returned, call_library
 from empycustom.frames.layout import FrameLayout
 from empycustom.frames.views import copy_frame
 from empycustom.frames.worker_process import ProcessWorker, Spec
 from empycustom.gst.clib import gobject_pointer, gst
 from empycustom.gst.debug import DebugCategory
-from empycustom.gst.messages import post_error, report_error, report_warning
+from empycustom.gst.messages import report_error, report_warning
 from empycustom.gst.runtime import Gst
 from empycustom.library.loader import CustomLibrary, LibraryError, required_function
 from empycustom.library.workers import Crashed, OrderedWorkers, TimedOut, Worker
@@ -70,18 +70,15 @@ class ThreadWorker:
 
     def run(self, jobs: list[FrameJob]) -> list[Any]:
         first = jobs[0]
-        events = _batch_events(jobs)
-        return call_library(
-            first.library,
-            first.settings.in_place,
+        frames = Frames(
             [job.inbuf for job in jobs],
             [job.outbuf for job in jobs],
             [job.in_meta for job in jobs],
             first.layout,
             first.settings.options,
-            events,
-            self.batch,
+            _batch_events(jobs),
         )
+        return call_library(first.library, first.settings.in_place, self.batch, frames)
 
     def interrupt(self, stopping: bool = False) -> bool:
         return False  # a Python thread cannot be stopped
@@ -160,15 +157,10 @@ class Parallel:
 
     def _accept(self, buffer: Gst.Buffer) -> Gst.FlowReturn:
         element = self.element
-        state = element._state
+        state = element._begin_buffer()
+        if isinstance(state, Gst.FlowReturn):
+            return state
         layout = element._layout
-        if state is None or layout is None:
-            post_error(element, "received a buffer before the element started", domain="stream")
-            return FLOW_ERROR
-        if not state.started:
-            flow = element._await_start(state)
-            if flow != FLOW_OK:
-                return flow
         settings = element._settings
         frame_num = state.frame_num
         state.frame_num = frame_num + 1

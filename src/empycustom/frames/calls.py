@@ -48,31 +48,33 @@ class Raised:
     output_error: bool = False
 
 
+@dataclass(frozen=True)
+class Frames:
+    """The frames of one call (one, or a batch) and what the library is called with."""
+
+    buffers: Sequence[Gst.Buffer]
+    outbufs: Sequence[Gst.Buffer | None]  # not in place: where output frames are written
+    in_metas: Sequence[dict[str, Any]]
+    layout: FrameLayout  # the caps' layout, of the output frames
+    options: dict[str, Any]
+    events: dict[str, Any]
+
+
 def call_library(
-    library: CustomLibrary,
-    in_place: bool,
-    buffers: Sequence[Gst.Buffer],
-    outbufs: Sequence[Gst.Buffer | None],
-    in_metas: Sequence[dict[str, Any]],
-    layout: FrameLayout,
-    options: dict[str, Any],
-    events: dict[str, Any],
-    batch: bool,
+    library: CustomLibrary, in_place: bool, batch: bool, frames: Frames
 ) -> list[Returned | Dropped | Raised]:
     """Call process_ip(), process() or (batch) process_batch() and write output frames."""
     name = required_function(in_place, batch)
-    maps = [OpenMaps(buffer) for buffer in buffers]
+    maps = [OpenMaps(buffer) for buffer in frames.buffers]
     try:
-        outcomes = _call(
-            library, name, in_place, buffers, outbufs, in_metas, layout, options, events
-        )
+        outcomes = _call(library, name, in_place, frames)
     except BaseException as error:  # SystemExit, KeyboardInterrupt too: the app goes on
         debug = traceback.format_exc()
         if isinstance(error, (_Misuse, OutputFrameError)):
             text = f"custom-lib '{library.path}': {error}"
         else:
             text = f"{name}() of custom-lib '{library.path}' raised {type(error).__name__}: {error}"
-        outcomes = [Raised(text, debug, isinstance(error, OutputFrameError))] * len(buffers)
+        outcomes = [Raised(text, debug, isinstance(error, OutputFrameError))] * len(maps)
     finally:
         left_open = [open_maps.release() for open_maps in maps]
     return [
@@ -84,18 +86,12 @@ def call_library(
 
 
 def _call(
-    library: CustomLibrary,
-    name: str,
-    in_place: bool,
-    buffers: Sequence[Gst.Buffer],
-    outbufs: Sequence[Gst.Buffer | None],
-    in_metas: Sequence[dict[str, Any]],
-    layout: FrameLayout,
-    options: dict[str, Any],
-    events: dict[str, Any],
+    library: CustomLibrary, name: str, in_place: bool, frames: Frames
 ) -> list[Returned | Dropped | Raised]:
+    buffers, outbufs, layout = frames.buffers, frames.outbufs, frames.layout
+    options, events = frames.options, frames.events
     if name == "process_batch":
-        frame_meta = {"frame": [meta["frame"][0] for meta in in_metas]}
+        frame_meta = {"frame": [meta["frame"][0] for meta in frames.in_metas]}
         returned = library.process_batch(list(buffers), frame_meta, options, events)
         if in_place:
             out_metas = _per_frame(returned, len(buffers), name, "the out_metas")
@@ -105,17 +101,18 @@ def _call(
                 f"{name}() returned {type(returned).__name__}; expected a tuple "
                 "(out_buffers, out_metas)"
             )
-        frames = _per_frame(returned[0], len(buffers), name, "out_buffers")
+        out_frames = _per_frame(returned[0], len(buffers), name, "out_buffers")
         out_metas = _per_frame(returned[1], len(buffers), name, "out_metas")
         return [
             _written(frame, buffer, outbuf, out_meta, layout)
             for frame, buffer, outbuf, out_meta in zip(
-                frames, buffers, outbufs, out_metas, strict=True
+                out_frames, buffers, outbufs, out_metas, strict=True
             )
         ]
+    in_meta = frames.in_metas[0]
     if in_place:
-        return [Returned(library.process_ip(buffers[0], in_metas[0], options, events))]
-    returned = library.process(buffers[0], in_metas[0], options, events)
+        return [Returned(library.process_ip(buffers[0], in_meta, options, events))]
+    returned = library.process(buffers[0], in_meta, options, events)
     if not isinstance(returned, tuple) or len(returned) != 2:
         raise _Misuse(
             f"{name}() returned {type(returned).__name__}; expected a tuple (out_buffer, out_meta)"

@@ -31,7 +31,7 @@ from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 from empycustom import _native
-from empycustom.frames.calls import Dropped, Raised, Returned, call_library
+from empycustom.frames.calls import Dropped, Frames, Raised, Returned, call_library
 from empycustom.frames.layout import FrameLayout
 from empycustom.frames.views import write_output
 from empycustom.gst.clib import gst
@@ -412,9 +412,8 @@ def _run(
         else [shared.output_buffer(i, layout.size) for i in range(len(frames))]
     )
     metas = [meta for meta, _size, _pts in frames]
-    outcomes = call_library(
-        library, spec.in_place, buffers, outbufs, metas, layout, options, events, spec.batch
-    )
+    frames_in = Frames(buffers, outbufs, metas, layout, options, events)
+    outcomes = call_library(library, spec.in_place, spec.batch, frames_in)
     replies = []
     for outcome in outcomes:
         if isinstance(outcome, Returned):
