@@ -313,3 +313,159 @@ def test_non_json_options_through_gst_launch_fail_the_start(gst_launch, write_li
     )  # fmt: skip
     assert completed.returncode != 0
     assert "property 'options' must be a JSON object" in completed.stdout + completed.stderr
+
+
+# 2. A frame view kept after the call never touches another frame, nor crashes the process
+
+KEEPER = """
+import sys, threading, time, types
+import numpy as np
+import empycustom
+
+kept = []  # views of earlier frames, written from the library's own thread
+kept_read = []  # read-only views of earlier frames, with the value their frame had
+quit = threading.Event()
+sys.modules["keeper_state"] = types.SimpleNamespace(kept_read=kept_read)  # for the test
+
+def writer():
+    while not quit.is_set():
+        for view in kept[:-1]:  # never the newest: it may still be inside its call
+            view[...] = 222
+        time.sleep(0.0005)
+
+def start(options):
+    threading.Thread(target=writer, daemon=True).start()
+
+def process_ip(buffer, in_meta, options, events):
+    with empycustom.frame(buffer, in_meta, writable=options.get("writable", True)) as rgba:
+        (kept if options.get("writable", True) else kept_read).append(rgba[..., 0])
+    return []
+
+def process(buffer, in_meta, options, events):
+    with empycustom.frame(buffer, in_meta) as rgba:
+        kept_read.append(rgba[..., 0])
+        out = np.array(rgba)
+    return out, []
+"""
+
+CHILD = """
+import os, sys, time
+import empycustom
+from empycustom.gst.runtime import Gst
+empycustom.register()
+library, mode, source = sys.argv[1:4]
+in_place = mode != "process"
+options = '{"writable": false}' if mode == "read" else "{}"
+pipeline = Gst.parse_launch(
+    f"{source} ! empycustom name=e custom-lib={library} in-place={str(in_place).lower()} ! "
+    "appsink name=sink emit-signals=true sync=false max-buffers=1"
+)
+pipeline.get_by_name("e").set_property("options", options)
+frames, corrupted = [0], [0]
+
+def on_sample(sink):
+    buffer = sink.emit("pull-sample").get_buffer()
+    ok, info = buffer.map(Gst.MapFlags.READ)
+    red = bytes(info.data)[0::4]
+    if 222 in red or len(set(red)) != 1:
+        corrupted[0] += 1
+    buffer.unmap(info)
+    frames[0] += 1
+    time.sleep(0.002)  # the writer's time with frames at the sink
+    return Gst.FlowReturn.OK
+
+pipeline.get_by_name("sink").connect("new-sample", on_sample)
+pipeline.set_state(Gst.State.PLAYING)
+bus = pipeline.get_bus()
+warnings = []
+while True:
+    message = bus.timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
+                                     | Gst.MessageType.WARNING)
+    if message is None or message.type != Gst.MessageType.WARNING:
+        break
+    warnings.append(message.parse_warning()[0].message)
+assert message is not None and message.type == Gst.MessageType.EOS, message
+pipeline.set_state(Gst.State.NULL)
+del pipeline, bus
+time.sleep(0.3)  # the writer goes on with every pool freed
+module = sys.modules["keeper_state"]
+# Each read-only view still holds its own frame: the frame's number, in every byte.
+stale = sum(1 for index, view in enumerate(module.kept_read) if (view != index % 256).any())
+print(f"frames={frames[0]} corrupted={corrupted[0]} stale={stale} warnings={warnings}")
+"""
+
+
+def run_keeper(write_library, tmp_path, mode: str, source: str) -> str:
+    library = write_library(KEEPER, name="keeper.py")
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    completed = subprocess.run(
+        [sys.executable, str(script), library, mode, source],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, (completed.returncode, completed.stderr[-3000:])
+    return completed.stdout
+
+
+@pytest.mark.parametrize("mode", ["write", "read", "process"])
+def test_kept_frame_views_never_touch_other_frames(write_library, tmp_path, mode):
+    source = (
+        "videotestsrc num-buffers=150 pattern=black ! video/x-raw,format=RGBA,width=320,height=240"
+    )
+    out = run_keeper(write_library, tmp_path, mode, source)
+    assert "frames=150 corrupted=0" in out, out
+    assert "kept numpy views of its frame after it returned" in out
+    assert out.count("kept numpy views") == 1  # once per library
+
+
+@pytest.mark.parametrize("mode", ["read", "process"])
+def test_kept_read_only_views_keep_their_own_frame(write_library, tmp_path, mode):
+    lib = write_library(KEEPER, name="keeper.py")
+    feeder = tmp_path / "feeder.py"  # appsrc frames numbered 0, 1, 2 ... in every byte
+    feeder.write_text(CHILD.replace(
+        "pipeline.set_state(Gst.State.PLAYING)",
+        "src = pipeline.get_by_name('src')\n"
+        "for n in range(150):\n"
+        "    b = Gst.Buffer.new_wrapped(bytes([n % 256]) * (320 * 240 * 4))\n"
+        "    b.pts = n * Gst.SECOND // 30\n"
+        "    src.emit('push-buffer', b)\n"
+        "src.emit('end-of-stream')\n"
+        "pipeline.set_state(Gst.State.PLAYING)",
+    ))  # fmt: skip
+    caps = "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1"
+    completed = subprocess.run(
+        [sys.executable, str(feeder), lib, mode,
+         f"appsrc name=src format=time caps={caps} max-bytes=0"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, (completed.returncode, completed.stderr[-3000:])
+    assert "frames=150 corrupted=0 stale=0" in completed.stdout, completed.stdout
+
+
+FRAME_USES = """
+import numpy as np
+import empycustom
+
+def process_ip(buffer, in_meta, options, events):
+    with empycustom.frame(buffer, in_meta) as rgba:  # read, then write the same frame
+        mean = float(rgba[..., 0].mean())
+    with empycustom.frame(buffer, in_meta, writable=True) as rgba:
+        rgba[..., 0] = 200
+    if in_meta["frame"][0]["frame_num"] == 1:
+        with empycustom.frame(buffer, in_meta) as rgba:
+            red = rgba[..., 0]
+            raise ValueError(f"failed with a view alive {red.shape}")
+    return [{"mean": mean}]
+"""
+
+
+def test_views_used_inside_the_call_are_neither_copied_nor_reported(pipeline, write_library):
+    lib = write_library(FRAME_USES)
+    result = pipeline(
+        f"{SOURCE} ! empycustom name=e custom-lib={lib} in-place=true on-error=warn ! "
+        "appsink name=sink"
+    )
+    assert result.eos, result.error_texts
+    assert "kept numpy views" not in result.warning_texts
+    assert len(result.warnings) == 1 and "failed with a view alive" in result.warnings[0][0]
+    assert all(frame.data[0::4] == bytes([200]) * (32 * 24) for frame in result.frames)

@@ -17,7 +17,7 @@ from typing import Any
 from empycustom import _native
 from empycustom.elements.parallel import Parallel, ThreadWorker, start_processes
 from empycustom.frames.layout import FrameLayout
-from empycustom.frames.maps import OpenMaps, forgotten_maps_text
+from empycustom.frames.maps import OpenMaps, forgotten_maps_text, kept_views_text
 from empycustom.frames.views import FORMATS, OutputFrameError, copy_frame, write_output
 from empycustom.gst.clib import gobject_pointer
 from empycustom.gst.debug import DEBUG, LOG, DebugCategory
@@ -122,6 +122,7 @@ class State:
     frame_num: int = 0
     last_meta: str | None = None
     warned_maps: bool = False  # once per library version
+    warned_views: bool = False  # once per library version
     warned_handler: bool = False
     warned_dropped: bool = False  # process() returned no buffer
 
@@ -539,7 +540,7 @@ class EmPyCustom(GstBase.BaseTransform):
             report_warning(self, CAT, text, error.debug)
             return
         old, state.library = state.library, new
-        state.warned_maps = False
+        state.warned_maps = state.warned_views = False
         self._stop_library(old, settings.options)
         CAT.info(self, f"reloaded custom-lib '{path}' at frame {state.frame_num - 1}")
 
@@ -669,7 +670,12 @@ class EmPyCustom(GstBase.BaseTransform):
             close_frame(in_meta)
             left_open = open_maps.release()
             if left_open:
-                self._warn_forgotten_maps(state, function_name, left_open)
+                warning = forgotten_maps_text(function_name, state.library.path, left_open)
+                self._warn_once(state, "warned_maps", warning)
+            if open_maps.settle_frames():
+                self._warn_once(
+                    state, "warned_views", kept_views_text(function_name, state.library.path)
+                )
 
         state.last_meta = text
         custom_meta.write_meta_json(downstream, text)
@@ -687,12 +693,12 @@ class EmPyCustom(GstBase.BaseTransform):
             if failures and state is not None:
                 self._handler_failed(state, failures)
 
-    def _warn_forgotten_maps(self, state: State, function_name: str, count: int) -> None:
-        text = forgotten_maps_text(function_name, state.library.path, count)
-        if state.warned_maps:
+    def _warn_once(self, state: State, flag: str, text: str) -> None:
+        """A warning posted once per library version (the `flag` of `state`), then logged."""
+        if getattr(state, flag):
             CAT.log(LOG, self, text)
             return
-        state.warned_maps = True
+        setattr(state, flag, True)
         report_warning(self, CAT, text)
 
     def _warn_dropped(self, state: State | None) -> None:

@@ -11,10 +11,11 @@ per plane stride and offset, taken from the buffer's GstVideoMeta when it has on
              NV12                 a tuple (Y, UV): Y (height, width), UV (ch, cw, 2)
 
 where ch = ceil(height / 2) and cw = ceil(width / 2). The buffer is unmapped when the block
-ends. Numpy cannot make an existing array fail on read, so the views yielded are made read-only
-when the block ends (writing through them raises ValueError) but reading them afterwards reads
-memory the frame no longer lends you: copy what you keep (`np.array(view)`) inside the block.
-Views you derive yourself (`rgb[:, :, 0]`) are not made read-only.
+ends, and the views yielded are made read-only (writing through them raises ValueError); views
+you derive yourself (`rgb[:, :, 0]`) are not. Every view keeps the memory it points into alive
+(the map object is its numpy base). A view that outlives the element's library call is given
+memory of its own then (frames/maps.py), so it never touches another frame: copy what you keep
+(`np.array(view)`) inside the block.
 
 `write_output` writes what `process()` returns as its out_buffer into the element's output
 buffer: an array shaped like the view (packed formats), a tuple or list of per-plane arrays
@@ -30,6 +31,7 @@ import numpy as np
 
 from empycustom._native import MAP_READ, MAP_WRITE, MappedBuffer, map_buffer, stream_copy
 from empycustom.frames.layout import FrameLayout
+from empycustom.frames.maps import note_frame_map
 from empycustom.gst.runtime import Gst
 
 # Channels per pixel of the packed formats; planar formats are described by _PLANAR.
@@ -123,7 +125,9 @@ class FrameViews:
     def __enter__(self) -> View:
         if self._mapped is not None:
             raise FrameError("frame() views are already mapped: use one with block per frame()")
-        mapped = _map(self._buffer, self._flags)
+        address = _address(self._buffer)
+        mapped = _map_at(address, self._flags)
+        note_frame_map(address, mapped)  # settled when the library call returns (maps.py)
         try:
             views = _views(mapped, self._layout)
         except BaseException:
@@ -138,7 +142,7 @@ class FrameViews:
         self._views = []
         mapped, self._mapped = self._mapped, None
         if mapped is not None:
-            mapped.unmap()
+            mapped.unmap()  # views kept still point into memory that stays alive
 
 
 # (format, width, height, (stride, offset)...) -> per plane (shape, offset, strides).
@@ -173,10 +177,18 @@ def _views(data: MappedBuffer, layout: tuple[Any, ...]) -> list[np.ndarray]:
 
 def _map(buffer: Gst.Buffer, flags: int) -> MappedBuffer:
     """Map with empycustom._native (gst-python's Buffer.map() costs about 6 us more)."""
+    return _map_at(_address(buffer), flags)
+
+
+def _address(buffer: Gst.Buffer) -> int:
     if not isinstance(buffer, Gst.Buffer):
         raise FrameError(f"expected a Gst.Buffer, got {type(buffer).__name__}")
+    return hash(buffer)  # the GstBuffer's address
+
+
+def _map_at(address: int, flags: int) -> MappedBuffer:
     try:
-        mapped = map_buffer(hash(buffer), flags)
+        mapped = map_buffer(address, flags)
     except ValueError:
         raise FrameError(
             f"the buffer could not be mapped for {'writing' if flags & MAP_WRITE else 'reading'}"
