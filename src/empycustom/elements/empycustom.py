@@ -586,7 +586,8 @@ class EmPyCustom(GstBase.BaseTransform):
         return self._process_buffer(inbuf, outbuf)
 
     def _begin_buffer(self) -> State | Gst.FlowReturn:
-        """The state a buffer is processed with, or the flow to return instead."""
+        """The state a buffer is processed with, or the flow to return instead (for workers;
+        _process_buffer has it inline)."""
         state = self._state
         if state is None or self._layout is None:
             post_error(self, "received a buffer before the element started", domain="stream")
@@ -599,9 +600,15 @@ class EmPyCustom(GstBase.BaseTransform):
 
     def _process_buffer(self, inbuf: Gst.Buffer, outbuf: Gst.Buffer | None) -> Gst.FlowReturn:
         _native.keep_thread_state()  # later buffers skip creating a Python thread state
-        state = self._begin_buffer()
-        if state.__class__ is not State:
-            return state
+        # _begin_buffer() inlined: its call would add ~0.3 us to the ~2 us of a skipped buffer.
+        state = self._state
+        if state is None or self._layout is None:
+            post_error(self, "received a buffer before the element started", domain="stream")
+            return FLOW_ERROR
+        if not state.started:
+            flow = self._await_start(state)
+            if flow != FLOW_OK:
+                return flow
         settings = self._settings  # one snapshot for the whole buffer
         frame_num = state.frame_num
         state.frame_num = frame_num + 1
