@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 
 from empycustom.cli.check import FRAMES, synthetic_pixels
 from empycustom.cli.main import main
-from empycustom.cli.scaffold import TEMPLATE
+from empycustom.cli.scaffold import template_for
 from empycustom.examples import example_path
 
 
@@ -34,7 +35,10 @@ def test_new_writes_the_template_and_it_passes_check_in_both_modes(tmp_path):
     path = tmp_path / "my_lib.py"
     created = run_cli("new", str(path))
     assert created.returncode == 0, created.stderr
-    assert path.read_text() == open(TEMPLATE).read()
+    text = path.read_text()
+    assert text == template_for("my_lib.py")
+    assert text.startswith('"""my_lib.py: a new empycustom library')
+    assert "empycustom check my_lib.py --in-place" in text and "new_lib" not in text
     checked = run_cli("check", str(path))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     out = checked.stdout
@@ -56,7 +60,7 @@ def test_new_refuses_to_overwrite_unless_forced(tmp_path, capsys):
     assert "exists; use --force" in capsys.readouterr().err
     assert path.read_text() == "# mine\n"
     assert main(["new", str(path), "--force"]) == 0
-    assert path.read_text() == open(TEMPLATE).read()
+    assert path.read_text() == template_for("lib.py")
 
 
 @pytest.mark.parametrize(
@@ -234,3 +238,35 @@ def test_check_exit_status_through_the_real_command(write_library):
     assert completed.returncode == 1
     assert "raised KeyError: 'x'" in completed.stdout
     assert os.path.basename(bad) in completed.stdout
+
+
+SUBCOMMANDS = ("plugin-path", "launch", "new", "check", "demo")
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_each_subcommand_help_has_a_description_an_example_and_the_defaults(command, capsys):
+    with pytest.raises(SystemExit) as ended:
+        main([command, "--help"])
+    assert ended.value.code == 0
+    text = capsys.readouterr().out
+    usage, description = text.split("\n\n")[:2]
+    assert usage.startswith(f"usage: empycustom {command}")
+    assert len(description.split()) >= 12, description  # a real description, not the usage
+    examples = text[text.index("examples:\n") :].splitlines()[1:]
+    assert any(f"empycustom {command}" in line for line in examples), text
+    # Every option but --help says its default.
+    options = text[text.index("options:") : text.index("examples:")]
+    helps = re.split(r"\n  -", options)[2:]
+    assert all("default" in " ".join(h.split()) or "always" in h for h in helps), helps
+
+
+def test_top_level_help_and_version(capsys):
+    from empycustom import __version__
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"empycustom {__version__}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert all(command in text for command in SUBCOMMANDS)

@@ -8,6 +8,7 @@ blocks that call `make` are what the two set-up commands are.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -129,3 +130,92 @@ def test_readme_sections_link_to_existing_headings():
     for link in re.findall(r"\]\(#([^)]+)\)", text):
         assert link in anchors, f"README link #{link} has no heading"
     assert os.path.exists(ROOT / "examples" / "average_intensity.py")
+
+
+def run_python_block(name: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    block = next(b for b in BLOCKS if b.language == "python" and b.name == name)
+    (folder / name).write_text(block.code)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), name], cwd=folder, env=gst_environment(),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_using_the_element_snippet_plays_the_pipeline(workspace: Path):
+    result = run_python_block("using_the_element.py", workspace)
+    assert result.returncode == 0, result.stderr
+    metas = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(metas) == 30
+    assert all("average_intensity" in meta["frame"][0]["emcustom"] for meta in metas)
+
+
+def test_tutorial_app_says_why_the_pipeline_failed(tmp_path: Path):
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    result = run_python_block("app.py", tmp_path)  # no brightness.py in this folder
+    assert result.returncode == 1
+    assert result.stderr.startswith("ERROR: ") and "custom-lib" in result.stderr, result.stderr
+    assert "brightness.py" in result.stderr
+
+
+def test_files_the_tutorial_writes_in_the_repository_do_not_break_lint():
+    probe = ROOT / "app_lint_probe.py"  # unsorted imports, as app.py's are for ruff here
+    probe.write_text("import json\n\nimport empycustom\nfrom gi.repository import Gst\n")
+    try:
+        result = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "ruff"), "check", "."], cwd=ROOT,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        probe.unlink()
+    assert result.returncode == 0, result.stdout
+
+
+def test_the_contents_line_names_each_section_once():
+    text = README.read_text()
+    contents = text[text.index("Contents:") : text.index("## Five-minute tutorial")]
+    links = re.findall(r"\]\(#([^)]+)\)", contents)
+    assert len(links) == len(set(links)), links
+
+
+def readme_property_table(heading: str) -> dict[str, str]:
+    text = README.read_text()
+    section = text[text.index(heading) :]
+    table = section[: section.index("\n\n", section.index("| --- |"))]
+    return dict(re.findall(r"^\| `([a-z-]+)` \| ([^|]+) \|", table, re.MULTILINE))
+
+
+def test_the_property_table_lists_every_property_with_its_default():
+    from empycustom.gst.runtime import Gst
+
+    element = Gst.ElementFactory.make("empycustom")
+    specs = {
+        spec.name: spec for spec in element.list_properties() if spec.name not in {"name", "parent"}
+    }
+    table = readme_property_table("### Properties")
+    assert set(table) == set(specs)
+    for name, default in table.items():
+        value = specs[name].default_value
+        if isinstance(value, bool):
+            expected = f"`{str(value).lower()}`"
+        elif value is None:
+            expected = "none"
+        elif isinstance(value, int) and not hasattr(value, "value_nick"):
+            expected = f"`{value}`"
+        else:
+            expected = f"`{value.value_nick}`"
+        assert default.strip() == expected, name
+
+
+def test_json_examples_are_real_output():
+    import readme_json
+
+    text = README.read_text()
+    blocks = readme_json.readme_blocks(text)
+    assert text.count("```json") == len(blocks)  # every JSON example is a generated one
+    assert set(blocks) == set(readme_json.EXAMPLES)
+    for name, shown in blocks.items():
+        made = readme_json.generate(name)
+        assert readme_json.without_timestamps(shown) == readme_json.without_timestamps(made), (
+            f"README's ```json {name} is not what the pipeline prints now; rewrite the examples "
+            "with: .venv/bin/python tests/readme_json.py --write"
+        )

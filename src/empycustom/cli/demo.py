@@ -55,12 +55,13 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--print-json", action="store_true",
-        help="also print each frame's merged JSON on standard output (it always goes to "
+        help="also print each frame's merged JSON on standard output (default: only in "
         "demo.jsonl)",
     )  # fmt: skip
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress bar, only the summary at the end"
-    )
+        "--quiet", action="store_true",
+        help="no progress bar, only the summary at the end (default: a progress bar)",
+    )  # fmt: skip
 
 
 def missing_requirements() -> list[str]:

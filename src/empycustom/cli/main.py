@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     mode.add_argument(
         "--not-in-place", dest="in_place", action="store_const", const=False,
-        help="check process() only",
+        help="check process() only (default: see --in-place)",
     )  # fmt: skip
     command.add_argument(
         "--options", metavar="JSON", help="the element's options property (default: none)"

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 from empycustom.examples import example_path
 
 TEMPLATE = example_path("new_lib.py")
+TEMPLATE_NAME = "new_lib.py"
+
+
+def template_for(name: str) -> str:
+    """The template's text for a library file called `name`: its docstring names the file
+    and its commands try that file."""
+    with open(TEMPLATE, encoding="utf-8") as template:
+        text = template.read()
+    text = text.replace(TEMPLATE_NAME, name)
+    return text.replace('"""A new empycustom library:', f'"""{name}: a new empycustom library:', 1)
 
 
 class ScaffoldError(Exception):
@@ -28,5 +37,6 @@ def write_new_library(path: str, force: bool = False) -> str:
     folder = os.path.dirname(path)
     if folder and not os.path.isdir(folder):
         raise ScaffoldError(f"folder '{folder}' does not exist")
-    shutil.copyfile(TEMPLATE, path)
+    with open(path, "w", encoding="utf-8") as library:
+        library.write(template_for(os.path.basename(path)))
     return path
