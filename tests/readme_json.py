@@ -1,7 +1,8 @@
 """The README's JSON examples, made by running the pipelines they describe.
 
 Each ```json NAME block of README.md is the real output of EXAMPLES[NAME]; tests/test_readme.py
-checks that they still are (timestamps aside). After a change of the output, rewrite them:
+checks that they still are (timestamps and run ids aside). After a change of the output,
+rewrite them (a block that only differs in those is left as it is):
 
     .venv/bin/python tests/readme_json.py --write
 """
@@ -25,7 +26,8 @@ from empycustom.examples import example_path  # noqa: E402
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 JSON_BLOCK = re.compile(r"^```json (\S+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-TIMESTAMP = re.compile(r'"timestamp": "[^"]*"')
+# What differs from run to run: the wall-clock time, metapublish's random run id.
+VARYING = re.compile(r'"(timestamp|run)": "[^"]*"')
 SMALL_FRAME = "videotestsrc num-buffers=1 ! video/x-raw,format=RGBA,width=320,height=240"
 
 
@@ -92,11 +94,27 @@ def chain_object_example() -> Any:
         return json.loads(Path(seen).read_text())
 
 
+def metapublish_message_example() -> Any:
+    """The last message metapublish writes for the README's 3-frame pipeline."""
+    from pipeline import run_pipeline
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = run_pipeline(
+            "videotestsrc num-buffers=3 ! video/x-raw,format=RGBA,width=64,height=48 ! "
+            f"empycustom custom-lib={example_path('average_intensity.py')} in-place=true ! "
+            f'metapublish broker="file://{folder}/{{source}}.jsonl" source=cam1 ! fakesink'
+        )
+        assert result.eos, result.error_texts
+        lines = Path(folder, "cam1.jsonl").read_text().splitlines()
+    return json.loads(lines[-1])
+
+
 EXAMPLES: dict[str, Callable[[], Any]] = {
     "in_meta": in_meta_example,
     "frame_result": frame_result_example,
     "faces": faces_example,
     "chain_object": chain_object_example,
+    "metapublish_message": metapublish_message_example,
 }
 # Made with opencv's facedetect: its boxes may differ with another OpenCV than Debian 12's.
 DETECTOR_EXAMPLES = {"faces", "chain_object"}
@@ -133,8 +151,8 @@ def format_json(value: Any, indent: int = 0, width: int = 96) -> str:
     return opening + ("\n" + " " * pad).join(lines)
 
 
-def without_timestamps(text: str) -> str:
-    return TIMESTAMP.sub('"timestamp": "..."', text)
+def without_varying(text: str) -> str:
+    return VARYING.sub(lambda match: f'"{match.group(1)}": "..."', text)
 
 
 def readme_blocks(text: str) -> dict[str, str]:
@@ -148,8 +166,10 @@ def generate(name: str) -> str:
 
 def write_readme() -> None:
     text = README.read_text()
-    for name in readme_blocks(text):
+    for name, shown in readme_blocks(text).items():
         made = generate(name)
+        if without_varying(made) == without_varying(shown):
+            continue
         text = re.sub(
             rf"^```json {re.escape(name)}\n.*?^```$", lambda _m, made=made, name=name:
             f"```json {name}\n{made}\n```", text, flags=re.MULTILINE | re.DOTALL,
