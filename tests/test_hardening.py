@@ -11,13 +11,15 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from pipeline import gst_environment
 
 from empycustom.cli.main import main
+from empycustom.gst.messages import error_text
 from empycustom.gst.runtime import GLib, Gst
-from empycustom.library.loader import load_library
+from empycustom.library.loader import load_library, module_name_for
 from empycustom.library.reload import load_new_version
 
 CAPS = "video/x-raw,format=RGBA,width=32,height=24"
@@ -469,3 +471,73 @@ def test_views_used_inside_the_call_are_neither_copied_nor_reported(pipeline, wr
     assert "kept numpy views" not in result.warning_texts
     assert len(result.warnings) == 1 and "failed with a view alive" in result.warnings[0][0]
     assert all(frame.data[0::4] == bytes([200]) * (32 * 24) for frame in result.frames)
+
+
+# 8. A library call that never returns is reported
+
+
+def test_a_call_that_does_not_return_is_reported_while_it_hangs(write_library):
+    lib = write_library(
+        "import threading\n"
+        "released = threading.Event()\n"
+        "def process_ip(io_buffer, in_meta, options, events):\n"
+        "    if in_meta['frame'][0]['frame_num'] == 2:\n"
+        "        released.wait()  # stuck here\n"
+        "    return []\n",
+        name="hangs.py",
+    )
+    pipeline = Gst.parse_launch(
+        f"{SOURCE} ! empycustom name=e custom-lib={lib} in-place=true "
+        "slow-call-warning=300 ! fakesink"
+    )
+    bus = pipeline.get_bus()
+    pipeline.set_state(Gst.State.PLAYING)
+    try:
+        started = time.monotonic()
+        message = bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.WARNING)
+        waited = time.monotonic() - started
+        assert message is not None, "no warning while the call hangs"
+        text, debug = error_text(message)
+        assert text.startswith(f"process_ip() of custom-lib '{lib}' has been running for 0.")
+        assert "on frame 2 and has not returned (slow-call-warning=300 ms)" in text
+        assert "released.wait()  # stuck here" in debug and f'File "{lib}", line 5' in debug
+        assert 0.3 <= waited < 3
+        assert bus.timed_pop_filtered(0, Gst.MessageType.EOS) is None  # still stuck
+    finally:
+        sys.modules[module_name_for(lib)].released.set()
+    message = bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.WARNING)
+    assert message is not None and message.type == Gst.MessageType.EOS  # reported once
+    pipeline.set_state(Gst.State.NULL)
+
+
+def test_a_slow_stop_is_reported(pipeline, write_library):
+    lib = write_library(
+        "import time\n"
+        "def stop(options):\n"
+        "    time.sleep(0.8)\n"
+        "def process_ip(io_buffer, in_meta, options, events):\n"
+        "    return []\n"
+    )
+    result = pipeline(
+        f"{SOURCE} ! empycustom custom-lib={lib} in-place=true slow-call-warning=200 ! fakesink"
+    )
+    assert result.eos
+    assert len(result.warnings) == 1
+    text, debug = result.warnings[0]
+    assert f"stop() of custom-lib '{lib}' has been running for" in text
+    assert "on frame" not in text and "time.sleep(0.8)" in debug
+
+
+def test_calls_within_the_limit_and_a_disabled_limit_are_not_reported(pipeline, write_library):
+    lib = write_library(
+        "import time\n"
+        "def process_ip(io_buffer, in_meta, options, events):\n"
+        "    time.sleep(0.25)\n"
+        "    return []\n"
+    )
+    for setting in ("slow-call-warning=2000", "slow-call-warning=0"):
+        description = f"{SOURCE} ! empycustom custom-lib={lib} in-place=true {setting} ! fakesink"
+        result = pipeline(description)
+        assert result.eos and result.warnings == [], setting
+    element = Gst.ElementFactory.make("empycustom")
+    assert element.get_property("slow-call-warning") == 10000  # the default

@@ -36,6 +36,7 @@ from empycustom.library.loader import (
 from empycustom.library.options import PropertyValueError, parse_json_object
 from empycustom.library.reload import CHECK_INTERVAL_S, FileWatcher, load_new_version
 from empycustom.library.starter import START_WAIT_S, BackgroundStart
+from empycustom.library.watchdog import CallWatch, SlowCall
 from empycustom.meta import custom_meta
 from empycustom.meta.chain import carry_upstream, results_to_write
 from empycustom.meta.editing import close_frame, open_frame
@@ -104,6 +105,7 @@ class Settings:
     worker_timeout_ms: int = 0
     batch_size: int = 1
     batch_timeout_ms: int = 0
+    slow_call_ms: int = 10000
 
     @property
     def parallel(self) -> bool:
@@ -125,6 +127,7 @@ class State:
     warned_views: bool = False  # once per library version
     warned_handler: bool = False
     warned_dropped: bool = False  # process() returned no buffer
+    watch: CallWatch | None = None  # library calls in this element's threads
 
 
 class EmPyCustom(GstBase.BaseTransform):
@@ -272,6 +275,19 @@ class EmPyCustom(GstBase.BaseTransform):
             0,
             RW_READY,
         ),
+        "slow-call-warning": (
+            int,
+            "Slow call warning",
+            "Milliseconds a call of the custom library (process_ip(), process(), stop()) may "
+            "run before a warning naming the library, the function and the frame is posted, "
+            "with the Python stack the call is at in its debug text; the call itself goes on "
+            "(the stream, and a state change to NULL, wait for it). 0: never warn. May change "
+            "while playing.",
+            0,
+            G_MAXINT,
+            10000,
+            RW_PLAYING,
+        ),
         "labels": (
             str,
             "Labels",
@@ -329,6 +345,8 @@ class EmPyCustom(GstBase.BaseTransform):
             return RELOAD.value(settings.reload)
         if name == "labels":
             return settings.labels_text
+        if name == "slow-call-warning":
+            return settings.slow_call_ms
         if name == "worker-kind":
             return WORKER_KIND.value(settings.worker_kind)
         if name in RUN_SETTINGS:
@@ -363,6 +381,8 @@ class EmPyCustom(GstBase.BaseTransform):
             self._update(reload=RELOAD.nick(value))
         elif name == "labels":
             self._update(labels_text=value, label_ids=parse_labels(value))
+        elif name == "slow-call-warning":
+            self._update(slow_call_ms=value)
         elif name == "worker-kind":
             self._update(worker_kind=WORKER_KIND.nick(value))
         elif name in RUN_SETTINGS:
@@ -446,6 +466,7 @@ class EmPyCustom(GstBase.BaseTransform):
         self.set_in_place(settings.in_place)
         self._reload_requested = False
         self._state = State(library=library, starter=starter, watcher=watcher, started=started)
+        self._state.watch = CallWatch(self._call_slow)
         if settings.parallel:
             batch = settings.batch_size > 1
             workers = [ThreadWorker(batch) for _ in range(settings.workers)]
@@ -493,15 +514,41 @@ class EmPyCustom(GstBase.BaseTransform):
                 f"stopped while start() of custom-lib '{state.library.path}' still runs; "
                 "its stop() follows when start() returns",
             )
-            return True
-        if state.starter.error is None:
-            self._stop_library(state.library, self._settings.options)
+        elif state.starter.error is None:
+            self._stop_library(state.library, self._settings.options, state.watch)
+        if state.watch is not None:
+            state.watch.close()
         return True
 
-    def _stop_library(self, library: CustomLibrary, options: dict[str, Any]) -> None:
-        failure = stop_library(library, options)
+    def _stop_library(
+        self, library: CustomLibrary, options: dict[str, Any], watch: CallWatch | None
+    ) -> None:
+        if watch is not None:
+            watch.begin("stop", self._settings.slow_call_ms / 1000, (library.path, None))
+        try:
+            failure = stop_library(library, options)
+        finally:
+            if watch is not None:
+                self._slow_call_returned(watch, "stop", library.path)
         if failure is not None:
             report_warning(self, CAT, str(failure), failure.debug)
+
+    def _call_slow(self, call: SlowCall) -> None:
+        """From the watching thread: a library call has run past slow-call-warning."""
+        path, frame_num = call.detail
+        where = "" if frame_num is None else f" on frame {frame_num}"
+        text = (
+            f"{call.function}() of custom-lib '{path}' has been running for "
+            f"{call.elapsed_s:.1f} s{where} and has not returned (slow-call-warning="
+            f"{self._settings.slow_call_ms} ms); the stream waits for it, and so does a state "
+            "change to NULL. The debug text shows where it is."
+        )
+        report_warning(self, CAT, text, "Python stack of the call, innermost last:\n" + call.stack)
+
+    def _slow_call_returned(self, watch: CallWatch, function: str, path: str) -> None:
+        elapsed = watch.end()
+        if elapsed is not None:
+            CAT.info(self, f"{function}() of custom-lib '{path}' returned after {elapsed:.1f} s")
 
     def _start_failed_late(self, error: LibraryError, element_stopped: bool) -> None:
         """start() failed after the start vfunc returned (or stop() after an abandoned start)."""
@@ -541,7 +588,7 @@ class EmPyCustom(GstBase.BaseTransform):
             return
         old, state.library = state.library, new
         state.warned_maps = state.warned_views = False
-        self._stop_library(old, settings.options)
+        self._stop_library(old, settings.options, state.watch)
         CAT.info(self, f"reloaded custom-lib '{path}' at frame {state.frame_num - 1}")
 
     # Caps and metas
@@ -656,6 +703,8 @@ class EmPyCustom(GstBase.BaseTransform):
         library = state.library
         open_maps = OpenMaps(inbuf)
         open_frame(in_meta, downstream, rois, settings.label_ids)  # for add_object()
+        watch = state.watch
+        watch.begin(function_name, settings.slow_call_ms / 1000, (library.path, frame_num))
         try:
             if outbuf is None:
                 out_meta = library.process_ip(inbuf, in_meta, settings.options, events)
@@ -674,6 +723,7 @@ class EmPyCustom(GstBase.BaseTransform):
         except BaseException as error:
             return self._library_failed(settings, library, function_name, error, inbuf, outbuf)
         finally:
+            self._slow_call_returned(watch, function_name, library.path)
             close_frame(in_meta)
             left_open = open_maps.release()
             if left_open:
