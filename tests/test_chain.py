@@ -95,11 +95,18 @@ class TestMergeResults:
 class TestCarryUpstream:
     def test_roi_params_show_as_each_objects_result(self) -> None:
         in_meta = meta([obj(params={"emcustom": {"a": 1}}), obj()])
-        carry_upstream(in_meta, None)
+        assert carry_upstream(in_meta, meta([]))
         objects = in_meta["frame"][0]["object"]
         assert objects[0]["emcustom"] == {"a": 1}
         assert objects[0]["emcustom"] is not objects[0]["params"]["emcustom"]  # a copy
         assert "emcustom" not in objects[1]
+
+    def test_without_an_upstream_meta_nothing_is_carried(self) -> None:
+        """No empycustom upstream (its merged meta survives every converter): nothing to show,
+        and nothing per object is looked at."""
+        in_meta = meta([obj(params={"emcustom": {"a": 1}})])
+        assert not carry_upstream(in_meta, None)
+        assert "emcustom" not in in_meta["frame"][0]["object"][0]
 
     def test_frame_result_and_events_come_from_the_upstream_meta(self) -> None:
         in_meta = meta([])

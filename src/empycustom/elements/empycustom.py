@@ -38,7 +38,7 @@ from empycustom.library.reload import CHECK_INTERVAL_S, FileWatcher, load_new_ve
 from empycustom.library.starter import START_WAIT_S, BackgroundStart
 from empycustom.library.watchdog import CallWatch, SlowCall
 from empycustom.meta import custom_meta
-from empycustom.meta.chain import carry_upstream, results_to_write
+from empycustom.meta.chain import carry_from_buffer, results_to_write
 from empycustom.meta.editing import close_frame, open_frame
 from empycustom.meta.inmeta import buffer_in_meta, in_meta_template
 from empycustom.meta.merge import add_events, merge_results
@@ -698,7 +698,7 @@ class EmPyCustom(GstBase.BaseTransform):
         objects, rois = read_objects(downstream, settings.label_ids)
         in_meta = buffer_in_meta(inbuf, frame_num, self._layout, self._in_meta_template, objects)
         # Results written upstream; `carried`: some object has one to merge into.
-        carried = carry_upstream(in_meta, custom_meta.read_meta(downstream))
+        carried = carry_from_buffer(in_meta, downstream)
         function_name = required_function(outbuf is None)
         library = state.library
         open_maps = OpenMaps(inbuf)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from empycustom import _native
 from empycustom.meta.merge import EVENTS_KEY, RESULT_KEY
 from empycustom.meta.objects import DETECTION_PARAM, UNKNOWN_CLASS_ID, UNKNOWN_CONFIDENCE
+from empycustom.meta.outmeta import from_json
 
 # How far a box may be from the one upstream recorded, scaled to this frame, and still be it:
 # converters round scaled boxes: a few pixels, or 1% of the value.
@@ -20,8 +22,16 @@ BOX_TOLERANCE_PX = 2
 BOX_TOLERANCE_FRACTION = 0.01
 
 
+def carry_from_buffer(in_meta: dict[str, Any], buffer: Any) -> bool:
+    """`carry_upstream` with the merged meta the elements upstream left on `buffer`; a buffer
+    without one (no empycustom upstream) costs one look."""
+    text = _native.read_meta_json(hash(buffer))
+    return False if text is None else carry_upstream(in_meta, from_json(text))
+
+
 def carry_upstream(in_meta: dict[str, Any], upstream: dict[str, Any] | None) -> bool:
-    """Show in in_meta (in place) every result written upstream.
+    """Show in in_meta (in place) every result written upstream, as `upstream`, the merged
+    meta of the empycustom elements upstream (None: there are none), tells.
 
     An object's "emcustom" comes from its ROI's "emcustom" param, else from the object of the
     upstream merged meta `upstream` it matches (see `match_objects`), which also gives it the
@@ -31,6 +41,8 @@ def carry_upstream(in_meta: dict[str, Any], upstream: dict[str, Any] | None) -> 
     Returns whether an object got a result: if not, each object's merged result is the
     library's own, and `results_to_write` need not be asked.
     """
+    if upstream is None:
+        return False
     frame = in_meta["frame"][0]
     objects = frame["object"]
     carried = False
@@ -39,8 +51,6 @@ def carry_upstream(in_meta: dict[str, Any], upstream: dict[str, Any] | None) -> 
         if param is not None:
             obj[RESULT_KEY] = dict(param) if type(param) is dict else param
             carried = True
-    if upstream is None:
-        return carried
     upstream_frame = _first_frame(upstream)
     if upstream_frame is None:
         return carried

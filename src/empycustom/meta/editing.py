@@ -23,16 +23,14 @@ NO_ID = 0  # GStreamer's default ROI id and parent_id: no id, no parent
 
 
 class _OpenFrame(NamedTuple):
-    """A frame being processed (a tuple: made for every buffer, it must cost little)."""
-
     in_meta: dict[str, Any]
     buffer: Gst.Buffer
     rois: list[int | None]
     label_ids: dict[str, int]
 
 
-_open_frames: dict[int, _OpenFrame] = {}
-_new_open_frame = tuple.__new__  # NamedTuple's own __new__ costs a Python call more
+# id(in_meta) -> (in_meta, buffer, rois, label_ids): a plain tuple, made for every buffer.
+_open_frames: dict[int, tuple[Any, ...]] = {}
 
 
 def open_frame(
@@ -46,7 +44,7 @@ def open_frame(
     `rois` holds the ROI meta address of each in_meta object (None: no ROI meta) and is kept up
     to date, so the element writes each result onto the right ROI afterwards.
     """
-    _open_frames[id(in_meta)] = _new_open_frame(_OpenFrame, (in_meta, buffer, rois, label_ids))
+    _open_frames[id(in_meta)] = (in_meta, buffer, rois, label_ids)
 
 
 def close_frame(in_meta: dict[str, Any]) -> None:
@@ -142,12 +140,12 @@ def write_object_metas(buffer: Gst.Buffer, obj: dict[str, Any]) -> int:
 
 def _open(in_meta: Any, function: str) -> _OpenFrame:
     frame = _open_frames.get(id(in_meta))
-    if frame is None or frame.in_meta is not in_meta:
+    if frame is None or frame[0] is not in_meta:
         raise ValueError(
             f"{function}() needs the in_meta of the frame being processed: call it from "
             "process_ip()/process() with the in_meta they were given, before they return"
         )
-    return frame
+    return _OpenFrame(*frame)
 
 
 def _writable(buffer: Gst.Buffer) -> int:
