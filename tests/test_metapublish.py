@@ -460,3 +460,29 @@ def test_benchmark_measures_every_case() -> None:
                          "redis-down", "redis-slow"}  # fmt: skip
     for cells in rows.values():
         assert float(cells[0]) > 0 and float(cells[2]) > 0
+
+
+def test_no_secret_in_the_debug_log(gst_launch, write_library, tmp_path) -> None:
+    """gst-launch-1.0 with the element's debug log at its most verbose, a wrong password in the
+    URI and a right one in the property: neither appears anywhere in the output."""
+    lib = write_library(FRAME_LIB)
+    server = Mosquitto(tmp_path / "mqtt", password=PASSWORD)
+    server.start()
+    try:
+        for credentials, extra in [
+            ("camera:Wr0ng-in-uri@", []),
+            ("camera@", [f"password={PASSWORD}"]),
+        ]:
+            ran = gst_launch(
+                ["-q", *source(30).split(), "!", "empycustom", f"custom-lib={lib}",
+                 "in-place=true", "!", "metapublish",
+                 f"broker={server.uri('meta', credentials=credentials)}", *extra, "!",
+                 "fakesink"],
+                env={"GST_DEBUG": "metapublish:9,python:9"},
+            )  # fmt: skip
+            output = ran.stdout + ran.stderr
+            assert "metapublish" in output  # the log was on
+            assert "Wr0ng-in-uri" not in output and PASSWORD not in output
+            assert ("camera:***@127.0.0.1" if not extra else "camera@127.0.0.1") in output
+    finally:
+        server.stop()
