@@ -10,7 +10,8 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
+import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -158,41 +159,61 @@ class RedisServer(BrokerProcess):
         return RedisConsumer(self, stream)
 
 
+# The MQTT consumer runs in a process of its own: the test process may hold more than 1023
+# descriptors, and paho's own loop (select()) cannot watch a socket above that.
+MQTT_CONSUMER = r"""
+import sys
+import paho.mqtt.client as mqtt
+port, topic, received, ready, client_id = sys.argv[1:]
+output = open(received, "ab", buffering=0)
+client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                     client_id=client_id, clean_session=False)
+client.reconnect_delay_set(0.1, 0.5)
+client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+client.on_subscribe = lambda *_: open(ready, "w").close()
+client.on_message = lambda _c, _u, message: output.write(message.payload + b"\n")
+client.connect("127.0.0.1", int(port))
+client.loop_forever(retry_first_connection=True)
+"""
+
+
 class MqttConsumer:
     """Subscribes with QoS 1 and a persistent session (the broker keeps what arrives while
     this consumer is away, e.g. while the broker itself restarts)."""
 
     def __init__(self, port: int, topic: str) -> None:
-        import paho.mqtt.client as mqtt
+        folder = Path(tempfile.mkdtemp(prefix="mqtt-consumer-"))
+        self._received, ready = folder / "received.jsonl", folder / "subscribed"
+        client_id = f"test-consumer-{uuid.uuid4().hex[:8]}"
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", MQTT_CONSUMER, str(port), topic, str(self._received),
+             str(ready), client_id],
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                self.close()
+                raise AssertionError("the test consumer could not subscribe")
+            time.sleep(0.05)
 
-        self.messages: list[dict[str, Any]] = []
-        self._subscribed = threading.Event()
-        client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"test-consumer-{uuid.uuid4().hex[:8]}",
-            clean_session=False,
-        )
-        client.reconnect_delay_set(0.1, 0.5)
-        client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        client.on_subscribe = lambda *_: self._subscribed.set()
-        client.on_message = lambda _c, _u, message: self.messages.append(
-            json.loads(message.payload)
-        )
-        client.connect("127.0.0.1", port)
-        client.loop_start()
-        self._client = client
-        assert self._subscribed.wait(10), "the test consumer could not subscribe"
+    def _messages(self) -> list[dict[str, Any]]:
+        if not self._received.exists():
+            return []
+        lines = self._received.read_bytes().split(b"\n")[:-1]  # the last line may be partial
+        return [json.loads(line) for line in lines]
 
     def received(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
         """The messages, once `count` distinct frames have arrived (or the timeout passed)."""
         deadline = time.monotonic() + timeout
-        while len(distinct(self.messages)) < count and time.monotonic() < deadline:
+        while len(distinct(messages := self._messages())) < count:
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.05)
-        return list(self.messages)
+        return messages
 
     def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
+        self._process.terminate()
+        self._process.wait(10)
 
 
 class RedisConsumer:

@@ -5,6 +5,7 @@ real pipelines; the rules (URIs, names, the outbox) also as plain data."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -366,8 +367,9 @@ def test_mqtts_with_a_test_authority_and_client_certificate(pipeline, write_libr
         "keyfile": certs["server.key"], "require_certificate": "true",
     })  # fmt: skip
     server.start()
-    consumer = server.consumer("secure")
+    consumer = None
     try:
+        consumer = server.consumer("secure")
         client = f"cert-file={certs['client.crt']} key-file={certs['client.key']}"
         result = publish(
             pipeline, lib, 50,
@@ -385,7 +387,8 @@ def test_mqtts_with_a_test_authority_and_client_certificate(pipeline, write_libr
         assert "property ca-file" in refused.error_texts
         assert "certificate was not accepted" in refused.error_texts
     finally:
-        consumer.close()
+        if consumer is not None:
+            consumer.close()
         server.stop()
 
 
@@ -486,3 +489,18 @@ def test_no_secret_in_the_debug_log(gst_launch, write_library, tmp_path) -> None
             assert ("camera:***@127.0.0.1" if not extra else "camera@127.0.0.1") in output
     finally:
         server.stop()
+
+
+def test_many_open_files(pipeline, write_library, broker) -> None:
+    """An application with more than 1023 descriptors open: the broker's socket gets a number
+    that select() cannot watch (paho's own loop would take it for a lost connection)."""
+    lib = write_library(FRAME_LIB)
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        result = publish(pipeline, lib, 300, f"broker={broker.uri('meta')}")
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+    assert result.eos, result.error_texts
+    assert result.warnings == []
+    assert result.pipeline.get_by_name("m").get_property("delivered") == 300

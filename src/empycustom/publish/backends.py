@@ -7,6 +7,7 @@ more class here and one more entry in `create_backend`; the element does not cha
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import time
@@ -191,7 +192,7 @@ class MqttBackend:
                     f"{self.uri.host}:{self.uri.port} accepted the connection but gave no MQTT "
                     f"answer within {CONNECT_TIMEOUT:g} s"
                 )
-            client.loop(0.05)
+            _loop(client, 0.05)
         self._last_reply = time.monotonic()
 
     def _auth_setting(self) -> str:
@@ -244,7 +245,7 @@ class MqttBackend:
         client = self._client
         if client is None:
             raise ConnectionLost("not connected")
-        rc = client.loop(timeout)
+        rc = _loop(client, timeout)
         if self._lost is not None or rc != 0:
             raise ConnectionLost(self._lost or f"connection lost ({rc})")
         if self._seq_of_mid and time.monotonic() - self._last_reply > REPLY_TIMEOUT:
@@ -257,13 +258,35 @@ class MqttBackend:
         if client is not None:
             try:
                 client.disconnect()
-                client.loop(0.01)
+                _loop(client, 0.01)
             except (OSError, ValueError):
                 pass
             try:
                 client.socket() and client.socket().close()
             except OSError:
                 pass
+
+
+def _loop(client, timeout: float) -> int:
+    """paho's loop() on poll() rather than its select(), which fails on a descriptor above
+    1023 (an application with many files open) as if the connection were lost."""
+    sock = client.socket()
+    if sock is None:
+        return 4  # MQTT_ERR_NO_CONN
+    pending = sock.pending() if hasattr(sock, "pending") else 0  # TLS bytes already read
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | (select.POLLOUT if client.want_write() else 0))
+    events = 0
+    for _fd, happened in poller.poll(0 if pending else timeout * 1000):
+        events |= happened
+    rc = 0
+    if pending or events & (select.POLLIN | select.POLLERR | select.POLLHUP):
+        rc = client.loop_read()
+    if rc == 0 and events & select.POLLOUT:
+        rc = client.loop_write()
+    if rc == 0:
+        rc = client.loop_misc()
+    return rc
 
 
 class RedisBackend:
