@@ -14,6 +14,12 @@ APT_PACKAGES=(
   valgrind  # make bench-instructions
   mosquitto redis-server openssl  # brokers the metapublish tests start on free ports
 )
+# Debian 13 has GStreamer's analytics elements (onnxinference, ssdobjectdetector, ...): the
+# tests build their ONNX model with Debian's onnx, whose IR version and opsets they accept.
+. /etc/os-release
+if [ "${VERSION_ID%%.*}" -ge 13 ] 2>/dev/null; then
+  APT_PACKAGES+=(python3-onnx)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -213,22 +213,6 @@ def test_a_foreign_emcustom_param_is_shown_as_it_is() -> None:
     assert roi_params(buffer) == [{"emcustom": {"json": "not json", "n": 1}}]
 
 
-def test_analytics_metas_need_gstreamer_1_24(gst_launch, write_library) -> None:
-    if objects.GstAnalytics is not None:
-        pytest.skip("GstAnalytics is available here: its objects are read")
-    assert Gst.version() < (1, 24, 0, 0)
-    assert "GStreamer >= 1.24" in objects.analytics_unavailable()
-    lib = write_library(ECHO_LIB)
-    completed = gst_launch(
-        f"videotestsrc num-buffers=2 ! video/x-raw,format=RGBA ! empycustom custom-lib={lib} "
-        "in-place=true ! fakesink".split(),
-        env={"GST_DEBUG": "empycustom:4", "GST_DEBUG_NO_COLOR": "1"},
-    )
-    assert completed.returncode == 0, completed.stderr
-    said = [line for line in completed.stderr.splitlines() if "GStreamer >= 1.24" in line]
-    assert len(said) == 1 and " INFO " in said[0]
-
-
 # End to end with a real detector on real photographs
 
 

@@ -37,12 +37,12 @@ from empycustom.library.options import PropertyValueError, parse_json_object
 from empycustom.library.reload import CHECK_INTERVAL_S, FileWatcher, load_new_version
 from empycustom.library.starter import START_WAIT_S, BackgroundStart
 from empycustom.library.watchdog import CallWatch, SlowCall
-from empycustom.meta import custom_meta
+from empycustom.meta import analytics, custom_meta
 from empycustom.meta.chain import carry_from_buffer, results_to_write
 from empycustom.meta.editing import close_frame, open_frame
 from empycustom.meta.inmeta import buffer_in_meta, in_meta_template
 from empycustom.meta.merge import add_events, merge_results
-from empycustom.meta.objects import analytics_unavailable, parse_labels, read_objects, write_results
+from empycustom.meta.objects import parse_labels, read_objects, write_results
 from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
 
 # GST_DEBUG=empycustom:6 or, as the reference's debugging section prints, GST_DEBUG=*python*:6.
@@ -494,8 +494,8 @@ class EmPyCustom(GstBase.BaseTransform):
             f"workers={settings.workers} ({settings.worker_kind}), "
             f"batch-size={settings.batch_size}",
         )
-        if analytics_unavailable():
-            CAT.info(self, analytics_unavailable())
+        if analytics.unavailable():
+            CAT.info(self, analytics.unavailable())
 
     def do_stop(self) -> bool:
         parallel, self._parallel = self._parallel, None
@@ -740,6 +740,7 @@ class EmPyCustom(GstBase.BaseTransform):
             write_results(rois, results_to_write(objects))
         elif rois and type(results) is list:
             write_results(rois, results)
+        analytics.write_results(downstream, objects, results)
         self._emit_new_meta(state, settings, text)
         return FLOW_OK
 

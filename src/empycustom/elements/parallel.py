@@ -25,7 +25,7 @@ from empycustom.gst.messages import report_error, report_warning
 from empycustom.gst.runtime import Gst
 from empycustom.library.loader import CustomLibrary, LibraryError, required_function
 from empycustom.library.workers import Crashed, OrderedWorkers, TimedOut, Worker
-from empycustom.meta import custom_meta
+from empycustom.meta import analytics, custom_meta
 from empycustom.meta.chain import carry_upstream, results_to_write
 from empycustom.meta.editing import close_frame, open_frame
 from empycustom.meta.inmeta import build_in_meta
@@ -260,8 +260,10 @@ class Parallel:
             state = element._state
             if state is not None:
                 state.last_meta = text
-            custom_meta.write_meta_json(job.inbuf if job.outbuf is None else job.outbuf, text)
+            downstream = job.inbuf if job.outbuf is None else job.outbuf
+            custom_meta.write_meta_json(downstream, text)
             write_results(job.rois, results_to_write(job.objects))
+            analytics.write_results(downstream, job.objects, results)
             element._emit_new_meta(state, settings, text)
             return self._push(job, output=job.outbuf is not None)
         if isinstance(outcome, Dropped):

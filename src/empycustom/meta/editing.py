@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from empycustom.gst import roi as roi_metas
 from empycustom.gst.runtime import Gst
+from empycustom.meta import analytics
 from empycustom.meta.objects import DETECTION_PARAM, UNKNOWN_CLASS_ID, UNKNOWN_CONFIDENCE
 
 MAX_COORDINATE = 2**32 - 1  # ROI boxes are unsigned 32-bit
@@ -119,8 +120,9 @@ def remove_object(in_meta: dict[str, Any], obj: dict[str, Any]) -> None:
 def write_object_metas(buffer: Gst.Buffer, obj: dict[str, Any]) -> int:
     """Write a created object's metas on the buffer; returns its ROI meta's address.
 
-    The one place that writes them: an object-detection entry of the analytics relation meta
-    (GStreamer >= 1.24) belongs here too.
+    The one place that writes them: a ROI meta and, where GStreamer has GstAnalytics (>= 1.24),
+    an object-detection entry of the analytics relation meta, so that analytics readers such as
+    `objectdetectionoverlay` see it too.
     """
     detection = obj["params"].get(DETECTION_PARAM)
     params = []
@@ -133,9 +135,11 @@ def write_object_metas(buffer: Gst.Buffer, obj: dict[str, Any]) -> int:
         params.append(", ".join(fields))
     rect = obj["rect_params"]
     box = (rect["left"], rect["top"], rect["width"], rect["height"])
-    return roi_metas.add_roi(
+    roi = roi_metas.add_roi(
         _writable(buffer), obj["obj_label"], box, obj["object_id"], obj["parent_id"], params
     )
+    analytics.write_object(buffer, obj)
+    return roi
 
 
 def _open(in_meta: Any, function: str) -> _OpenFrame:
