@@ -31,6 +31,15 @@ def nums(result) -> list[int]:
     return [frame.meta["frame"][0]["emcustom"]["n"] for frame in result.frames]
 
 
+def through(lib: str, count: int, settings: str, **kwargs):
+    """Run `count` small frames through `empycustom custom-lib=LIB SETTINGS` into an appsink."""
+    return run_pipeline(
+        f"videotestsrc num-buffers={count} ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"{settings} ! appsink name=sink",
+        **kwargs,
+    )
+
+
 def strip_wall_clock(meta: dict) -> dict:
     for frame in meta["frame"]:
         frame.pop("timestamp", None)
@@ -41,9 +50,10 @@ def strip_wall_clock(meta: dict) -> dict:
 def test_order_and_completeness_over_10000_frames(write_library, kind):
     lib = write_library(RANDOM_WORK)
     count = 10000 if kind == "thread" else 3000  # a process worker copies each frame twice
-    result = run_pipeline(
-        f"videotestsrc num-buffers={count} ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        f"in-place=true workers=3 worker-kind={kind} ! appsink name=sink",
+    result = through(
+        lib,
+        count,
+        f"in-place=true workers=3 worker-kind={kind}",
         timeout=240,
     )
     assert result.eos, result.error_texts
@@ -99,9 +109,10 @@ def process(buffer, in_meta, options, events):
 
 def test_skipped_frames_keep_their_place(write_library):
     lib = write_library(RANDOM_WORK)
-    result = run_pipeline(
-        f"videotestsrc num-buffers=300 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        "in-place=true workers=3 process-interval=3 ! appsink name=sink",
+    result = through(
+        lib,
+        300,
+        "in-place=true workers=3 process-interval=3",
         timeout=60,
     )
     assert result.eos
@@ -124,9 +135,10 @@ def test_events_delivered_once_in_stream_order(write_library, kind):
             sent.append(count)
             pipeline.get_by_name("e").set_property("events", json.dumps({"at": count}))
 
-    result = run_pipeline(
-        f"videotestsrc num-buffers=240 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        f"in-place=true workers=3 worker-kind={kind} ! appsink name=sink",
+    result = through(
+        lib,
+        240,
+        f"in-place=true workers=3 worker-kind={kind}",
         timeout=120,
         on_buffer=on_buffer,
     )
@@ -157,9 +169,10 @@ def process_ip(buffer, in_meta, options, events):
 @pytest.mark.parametrize("kind", ["thread", "process"])
 def test_eos_waits_for_frames_in_flight(write_library, kind):
     lib = write_library(SLOW)
-    result = run_pipeline(
-        f"videotestsrc num-buffers=7 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        f"in-place=true workers=4 worker-kind={kind} ! appsink name=sink",
+    result = through(
+        lib,
+        7,
+        f"in-place=true workers=4 worker-kind={kind}",
         timeout=60,
     )
     assert result.eos
@@ -275,9 +288,10 @@ def process_ip(buffer, in_meta, options, events):
             lambda _e, text: pids.append(json.loads(text)["frame"][0]["emcustom"]["pid"]),
         )
 
-    result = run_pipeline(
-        f"videotestsrc num-buffers=80 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        "in-place=true workers=2 worker-kind=process on-error=warn ! appsink name=sink",
+    result = through(
+        lib,
+        80,
+        "in-place=true workers=2 worker-kind=process on-error=warn",
         timeout=60,
         configure=remember,
         on_buffer=on_buffer,
@@ -316,9 +330,10 @@ def test_a_hung_worker_is_reported_and_replaced(write_library, kind):
 
 def test_a_hung_worker_under_error_stops_the_stream(write_library):
     lib = write_library(HANG)
-    result = run_pipeline(
-        f"videotestsrc num-buffers=20 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        "in-place=true workers=2 worker-kind=process worker-timeout=300 ! appsink name=sink",
+    result = through(
+        lib,
+        20,
+        "in-place=true workers=2 worker-kind=process worker-timeout=300",
         timeout=30,
     )
     assert result.errors
@@ -342,9 +357,10 @@ def process_batch(buffers, in_meta, options, events):
 @pytest.mark.parametrize("settings", ["workers=1", "workers=2", "workers=2 worker-kind=process"])
 def test_batches_of_4_with_10_frames(write_library, settings):
     lib = write_library(BATCH)
-    result = run_pipeline(
-        f"videotestsrc num-buffers=10 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        f"in-place=true batch-size=4 {settings} ! appsink name=sink",
+    result = through(
+        lib,
+        10,
+        f"in-place=true batch-size=4 {settings}",
         timeout=60,
     )
     assert result.eos, result.error_texts
@@ -507,9 +523,10 @@ def process_ip(buffer, in_meta, options, events):
             pipeline.get_by_name("e").emit("reload")
             switched.append(count)
 
-    result = run_pipeline(
-        f"videotestsrc num-buffers=150 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        f"in-place=true workers=2 worker-kind={kind} ! appsink name=sink",
+    result = through(
+        lib,
+        150,
+        f"in-place=true workers=2 worker-kind={kind}",
         timeout=60,
         on_buffer=on_buffer,
     )
@@ -597,9 +614,10 @@ def process_ip(buffer, in_meta, options, events):
             set_at.append(count)
             pipeline.get_by_name("e").set_property("options", json.dumps({"level": count}))
 
-    result = run_pipeline(
-        f"videotestsrc num-buffers=120 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        f"in-place=true workers=2 worker-kind={kind} batch-size=1 ! appsink name=sink",
+    result = through(
+        lib,
+        120,
+        f"in-place=true workers=2 worker-kind={kind} batch-size=1",
         timeout=60,
         on_buffer=on_buffer,
     )
@@ -651,11 +669,40 @@ def process_ip(buffer, in_meta, options, events):
     return {"ok": 1}
 """
     )
-    result = run_pipeline(
-        f"videotestsrc num-buffers=5 ! {SMALL} ! empycustom name=e custom-lib={lib} "
-        "in-place=true workers=2 worker-kind=process on-error=warn ! appsink name=sink",
+    result = through(
+        lib,
+        5,
+        "in-place=true workers=2 worker-kind=process on-error=warn",
         timeout=60,
     )
     assert result.eos
     assert len(result.frames) == 5 and result.frames[2].meta is None
     assert "out_meta cannot be sent from the worker process: TypeError" in result.warning_texts
+
+
+def test_a_dead_worker_process_does_not_raise_sigpipe(write_library):
+    """`empycustom launch` restores SIGPIPE's default action (a quiet `| head`), and so may any
+    application: a message to a worker process that died must not kill it with SIGPIPE."""
+    import subprocess
+    import sys
+    import textwrap
+
+    lib = write_library(SLOW)
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        from empycustom.frames.worker_process import ProcessWorker, Spec
+        worker = ProcessWorker(Spec({lib!r}, True, False, {{}}), 0, 60)
+        worker.launch()
+        assert worker.started() is None
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.wait()
+        print("reload:", worker.reload({{}}))
+        worker.kill()
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "reload: worker process 0 died while reloading: died (killed by SIGKILL)" in done.stdout

@@ -20,13 +20,14 @@ import contextlib
 import ctypes
 import os
 import pickle
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
@@ -56,6 +57,41 @@ class Spec:
 
 class WorkerGone(Exception):
     """The worker process died or stopped answering."""
+
+
+class Connection:
+    """Pickled messages over a socket, sent with MSG_NOSIGNAL: writing to a process that died
+    raises BrokenPipeError instead of raising SIGPIPE, which kills applications (gst-launch-1.0,
+    a Python program that restored the default action) that do not ignore it."""
+
+    _HEADER = struct.Struct("!Q")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, message: Any) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        self.sock.sendall(self._HEADER.pack(len(data)) + data, socket.MSG_NOSIGNAL)
+
+    def poll(self, timeout: float) -> bool:
+        return bool(select.select([self.sock], [], [], timeout)[0])
+
+    def recv(self) -> Any:
+        (size,) = self._HEADER.unpack(self._exactly(self._HEADER.size))
+        return pickle.loads(self._exactly(size))
+
+    def _exactly(self, size: int) -> bytes:
+        data = bytearray(size)
+        view = memoryview(data)
+        while view:
+            count = self.sock.recv_into(view)
+            if count == 0:
+                raise EOFError("the other side closed the connection")
+            view = view[count:]
+        return bytes(data)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 # The element's side
@@ -89,7 +125,7 @@ class ProcessWorker:
             close_fds=True,
         )
         child.close()
-        self.connection = Connection(parent.detach())
+        self.connection = Connection(parent)
         self.connection.send(("start", self.spec))
         self.slot = self.slots = 0
 
@@ -444,7 +480,7 @@ def _picklable(replies: list[tuple], path: str, error: BaseException) -> list[tu
 def main(argv: list[str]) -> None:
     # Ctrl-C goes to the whole process group: the element ends its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _serve(Connection(int(argv[1])))
+    _serve(Connection(socket.socket(fileno=int(argv[1]))))
 
 
 if __name__ == "__main__":
