@@ -68,6 +68,8 @@ def test_gst_inspect_shows_the_version_the_flags_and_the_signal_argument():
     assert "changeable only in NULL or READY state" in custom_lib.split("\n")[1]
     for other in ("aimeta", "perf"):
         assert f"Version                  {empycustom.__version__}\n" in run_inspect(other)
+    aimeta = run_inspect("aimeta")
+    assert "new-meta(meta_json)" in aimeta[: aimeta.index("Plugin Details")]
 
 
 def test_in_process_the_elements_belong_to_a_plugin_with_the_package_version():

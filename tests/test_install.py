@@ -133,3 +133,12 @@ def test_the_check_is_plain_data():
     problem = pygobject_problem((3, 42, 2))
     assert "PyGObject 3.42.2" in problem and "should be floating" in problem
     assert "pip install 'PyGObject>=3.43.1,<3.50'" in problem
+
+
+def test_package_data_lists_only_what_exists():
+    import tomllib
+
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    package = ROOT / "src" / "empycustom"
+    for pattern in settings["package-data"]["empycustom"]:
+        assert list(package.glob(pattern)), f"package-data {pattern!r} matches no file"

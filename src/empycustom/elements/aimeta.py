@@ -45,7 +45,8 @@ class AiMeta(GstBase.BaseTransform):
         "AiMeta",
         "Filter/Metadata",
         "Passes buffers through and hands the merged JSON meta of upstream empycustom elements "
-        "to applications: a signal, a property and a JSON-lines file",
+        "to applications: signal new-meta(meta_json), property last-meta and a JSON-lines "
+        "file",
         "empycustom developers",
     )
     __gsttemplates__ = filter_pad_templates(Gst.Caps.new_any())
