@@ -30,6 +30,16 @@ def register_enum(name: str, choices: Sequence[tuple[str, str]]) -> EnumType:
     _native.register_enum(name, choices)
     gtype = GObject.GType.from_name(name)
     GObject.Value(gtype)  # makes PyGObject create the Python class of the type
-    enum_class = gtype.pytype or int
+    enum_class = gtype.pytype or _enum_class(gtype)
     values = tuple(enum_class(index) for index in range(len(choices)))
     return EnumType(gtype, tuple(nick for nick, _ in choices), values)
+
+
+def _enum_class(gtype: GObject.GType) -> type:
+    """PyGObject's class for an enum type it has not wrapped yet (plain int if it cannot)."""
+    try:
+        from gi._gi import enum_add  # not public, present in PyGObject 3.42 to 3.50
+
+        return enum_add(gtype)
+    except (ImportError, TypeError, RuntimeError):
+        return int
