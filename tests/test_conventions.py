@@ -16,7 +16,7 @@ from empycustom.gst.runtime import GObject, Gst
 # Properties that take effect while playing, and some read when the element starts.
 WHILE_PLAYING = {
     "empycustom": {"options", "events", "process-interval", "silent", "on-error", "reload",
-                   "labels"},
+                   "labels", "slow-call-warning"},
     "aimeta": {"silent"},
     "perf": {"interval", "silent", "print-arm-load"},
 }  # fmt: skip

@@ -533,3 +533,20 @@ def test_calls_within_the_limit_and_a_disabled_limit_are_not_reported(pipeline, 
         assert result.eos and result.warnings == [], setting
     element = Gst.ElementFactory.make("empycustom")
     assert element.get_property("slow-call-warning") == 10000  # the default
+
+
+def test_a_frame_block_left_open_lets_the_frame_go(pipeline, write_library):
+    lib = write_library(
+        "import empycustom\n"
+        "open_blocks = []\n"
+        "def process_ip(buffer, in_meta, options, events):\n"
+        "    block = empycustom.frame(buffer, in_meta, writable=True)\n"
+        "    block.__enter__()[..., 0] = 9  # never exited\n"
+        "    open_blocks.append(block)\n"
+        "    return []\n"
+    )
+    result = pipeline(f"{SOURCE} ! empycustom custom-lib={lib} in-place=true ! appsink name=sink")
+    assert result.eos, result.error_texts
+    assert "kept numpy views" in result.warning_texts
+    for frame in result.frames:
+        assert frame.data[0::4] == bytes([9]) * (32 * 24)  # written inside the call

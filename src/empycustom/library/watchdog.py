@@ -106,17 +106,27 @@ class _Monitor:
     def _run(self) -> None:
         while True:
             time.sleep(POLL_S)
-            with self._lock:
-                watches = list(self._watches)
-                if not watches:
-                    self._thread = None
-                    return
-            now = time.monotonic()
-            for watch in watches:
-                try:
-                    watch._check(now)
-                except Exception:  # a failing on_slow must not end the watching
-                    traceback.print_exc()
+            if not self._check_all():
+                return
+
+    def _check_all(self) -> bool:
+        """One look at every watch; False when there are none left (the thread ends).
+
+        A method of its own so that no reference to a watch (and its caller) stays in a local
+        variable while the thread sleeps: a stopped element must be freed at once.
+        """
+        with self._lock:
+            watches = list(self._watches)
+            if not watches:
+                self._thread = None
+                return False
+        now = time.monotonic()
+        for watch in watches:
+            try:
+                watch._check(now)
+            except Exception:  # a failing on_slow must not end the watching
+                traceback.print_exc()
+        return True
 
 
 _monitor = _Monitor()
