@@ -131,3 +131,14 @@ def test_version():
     result = subprocess.run(empycustom_command("--version"), capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.strip() == f"empycustom {__version__}"
+
+
+def test_launch_piped_into_head_ends_quietly():
+    command = " ".join(empycustom_command("launch", "-m", *PIPELINE)) + " | head -n 1"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=60,
+        env=gst_environment(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Setting pipeline to PLAYING ...\n"
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr

@@ -68,13 +68,27 @@ def run_pipeline_until_done(
     gst-launch-1.0's status lines on stdout (unless flags.quiet).
     """
     flags = flags or LaunchFlags(quiet=not status_lines)
-    say = (lambda _text: None) if flags.quiet else (lambda text: print(text, flush=True))
     loop = GLib.MainLoop()
     status = {"code": 0, "interrupted": False}
 
+    def show(text: str) -> None:
+        """A line on stdout; once stdout is closed (piped into `head`), the run ends quietly.
+        (SIGPIPE stays ignored: a closed broker socket must not kill the application.)"""
+        if status.get("stdout_closed"):
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            status["stdout_closed"] = True
+            # Python would complain again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            loop.quit()
+
+    say = (lambda _text: None) if flags.quiet else show
+
     def on_message(_bus: Gst.Bus, message: Gst.Message) -> bool:
         if flags.messages and not flags.quiet:  # gst-launch-1.0 -q -m prints nothing either
-            print(message_line(message), flush=True)
+            show(message_line(message))
         if message.type == Gst.MessageType.EOS:
             say(f'Got EOS from element "{message.src.get_name()}".')
             loop.quit()
@@ -87,7 +101,7 @@ def run_pipeline_until_done(
             text, debug = error_text(message)
             print(f"WARNING from {message.src.get_name()}: {text}\n{debug}", file=sys.stderr)
         elif message.type == Gst.MessageType.PROPERTY_NOTIFY and not flags.quiet:
-            print(property_line(message), flush=True)
+            show(property_line(message))
         return True
 
     def on_interrupt() -> bool:
