@@ -19,11 +19,14 @@ WHILE_PLAYING = {
                    "labels", "slow-call-warning"},
     "aimeta": {"silent"},
     "perf": {"interval", "silent", "print-arm-load"},
+    "metapublish": {"skip-empty", "publish-interval", "stop-timeout"},
 }  # fmt: skip
 BEFORE_START = {
     "empycustom": {"custom-lib", "in-place", "workers", "worker-kind", "worker-timeout",
                    "batch-size", "batch-timeout"},
     "aimeta": {"location"},
+    "metapublish": {"broker", "source", "outbox", "outbox-limit", "password", "ca-file",
+                    "cert-file", "key-file", "reconnect-max"},
 }  # fmt: skip
 
 

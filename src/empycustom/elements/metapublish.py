@@ -19,6 +19,7 @@ from empycustom import _native
 from empycustom._native import keep_thread_state
 from empycustom.gst.debug import DebugCategory
 from empycustom.gst.messages import post_error, report_error, report_warning
+from empycustom.gst.params import RW_PLAYING, RW_READY
 from empycustom.gst.runtime import GObject, Gst, GstBase, filter_pad_templates
 from empycustom.meta.custom_meta import read_meta_json
 from empycustom.publish.backends import Credentials, create_backend
@@ -35,7 +36,6 @@ PTS_NONE = Gst.CLOCK_TIME_NONE
 G_MAXUINT = 2**32 - 1
 G_MAXUINT64 = 2**64 - 1
 DEFAULT_OUTBOX_LIMIT = 100 * 1024 * 1024
-RW = GObject.ParamFlags.READWRITE
 R = GObject.ParamFlags.READABLE
 
 
@@ -98,70 +98,70 @@ class MetaPublish(GstBase.BaseTransform):
             "(XADD to a Redis stream) or file:///path.jsonl (one JSON line per frame). The "
             "topic, stream or path may contain {source}, {frame_num}, {format}, {width} and "
             "{height}. Read when the element starts.",
-            None, RW,
+            None, RW_READY,
         ),
         "source": (
             str, "Source",
             "Name of this source in every message and in {source}; the element's name when "
             "unset.",
-            None, RW,
+            None, RW_READY,
         ),
         "outbox": (
             str, "Outbox",
             "Folder of the outbox: messages the broker has not acknowledged yet are kept "
             "there, and a later start with the same folder sends them first. Unset: a "
             "temporary folder, deleted at stop (what is left undelivered then is lost).",
-            None, RW,
+            None, RW_READY,
         ),
         "outbox-limit": (
             GObject.TYPE_UINT64, "Outbox limit",
             "Largest size of the outbox in bytes. When it is full, a warning is posted and the "
             "oldest messages are dropped (counted in the dropped property).",
-            4096, G_MAXUINT64, DEFAULT_OUTBOX_LIMIT, RW,
+            4096, G_MAXUINT64, DEFAULT_OUTBOX_LIMIT, RW_READY,
         ),
         "skip-empty": (
             bool, "Skip empty",
             "Do not publish frames whose meta has no objects.",
-            False, RW,
+            False, RW_PLAYING,
         ),
         "publish-interval": (
             int, "Publish interval",
             "Publish the 1st, (N+1)th, (2N+1)th ... frame only.",
-            1, 2**31 - 1, 1, RW,
+            1, 2**31 - 1, 1, RW_PLAYING,
         ),
         "password": (
             str, "Password",
             "Password for the broker, instead of one in the broker URI (which a command "
             "line or a process list would show). Write-only; never logged.",
-            None, GObject.ParamFlags.WRITABLE,
+            None, GObject.ParamFlags.WRITABLE | Gst.PARAM_MUTABLE_READY,
         ),
         "ca-file": (
             str, "CA file",
             "mqtts: file of the certificate authorities that sign the broker's certificate "
             "(PEM); unset: the system's.",
-            None, RW,
+            None, RW_READY,
         ),
         "cert-file": (
             str, "Certificate file",
             "mqtts: this client's certificate (PEM), for brokers that require one.",
-            None, RW,
+            None, RW_READY,
         ),
         "key-file": (
             str, "Key file",
             "mqtts: the private key of cert-file (PEM), when cert-file does not contain it.",
-            None, RW,
+            None, RW_READY,
         ),
         "stop-timeout": (
             float, "Stop timeout",
             "Seconds the element waits at stop for a connected broker to acknowledge what is "
             "still in the outbox; the rest stays there for the next start.",
-            0.0, 3600.0, 5.0, RW,
+            0.0, 3600.0, 5.0, RW_PLAYING,
         ),
         "reconnect-max": (
             float, "Reconnect max",
             "Longest wait in seconds between two connection attempts (the wait starts at "
             "0.1 s and doubles).",
-            0.1, 3600.0, 10.0, RW,
+            0.1, 3600.0, 10.0, RW_READY,
         ),
         "delivered": (
             GObject.TYPE_UINT64, "Delivered",
