@@ -18,6 +18,8 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from threading import get_ident
+from time import monotonic
 
 POLL_S = 0.1  # the longest a slow call goes unnoticed past its limit
 
@@ -35,16 +37,13 @@ class SlowCall:
 class CallWatch:
     """Watches the calls of one caller, one call at a time."""
 
-    __slots__ = ("on_slow", "_started", "_limit", "_function", "_detail", "_thread", "_reported")
+    __slots__ = ("on_slow", "_call", "_reported")
 
     def __init__(self, on_slow: Callable[[SlowCall], None]) -> None:
         self.on_slow = on_slow
-        self._started = 0.0  # 0: no call running
-        self._limit = 0.0
-        self._function = ""
-        self._detail: object = ""
-        self._thread = 0
-        self._reported = False
+        # (function, detail, limit_s, thread, started) of the call running; one store per call.
+        self._call: tuple[str, object, float, int, float] | None = None
+        self._reported: tuple[str, object, float, int, float] | None = None
         _monitor.add(self)
 
     def begin(self, function: str, limit_s: float, detail: object = "") -> None:
@@ -52,34 +51,31 @@ class CallWatch:
 
         `detail` (e.g. a frame number) is handed to `on_slow` if the call turns out slow.
         """
-        if limit_s <= 0:
-            return
-        self._function, self._detail, self._limit = function, detail, limit_s
-        self._thread = threading.get_ident()
-        self._reported = False
-        self._started = time.monotonic()
+        if limit_s > 0:
+            self._call = (function, detail, limit_s, get_ident(), monotonic())
 
     def end(self) -> float | None:
         """The call returned; its duration if it was reported as slow, else None."""
-        started, self._started = self._started, 0.0
-        if self._reported and started:
-            self._reported = False
-            return time.monotonic() - started
-        return None
+        call, self._call = self._call, None
+        if call is None or call is not self._reported:
+            return None
+        self._reported = None
+        return monotonic() - call[4]
 
     def close(self) -> None:
         """No more calls: the shared thread forgets this watch."""
-        self._started = 0.0
+        self._call = None
         _monitor.discard(self)
 
     def _check(self, now: float) -> None:
-        started = self._started
-        if not started or self._reported or now - started < self._limit:
+        call = self._call
+        if call is None or call is self._reported or now - call[4] < call[2]:
             return
-        self._reported = True
-        frame = sys._current_frames().get(self._thread)
+        self._reported = call
+        function, detail, _limit, thread, started = call
+        frame = sys._current_frames().get(thread)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
-        self.on_slow(SlowCall(self._function, self._detail, now - started, stack))
+        self.on_slow(SlowCall(function, detail, now - started, stack))
 
 
 class _Monitor:
