@@ -504,3 +504,26 @@ def test_many_open_files(pipeline, write_library, broker) -> None:
     assert result.eos, result.error_texts
     assert result.warnings == []
     assert result.pipeline.get_by_name("m").get_property("delivered") == 300
+
+
+def test_redis_refusing_the_stream_is_an_error(pipeline, write_library, tmp_path) -> None:
+    """A key of another type under the stream's name: Redis answers XADD with an error, which
+    is posted (naming broker) and retried with backoff, the messages kept."""
+    import redis
+
+    lib = write_library(FRAME_LIB)
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        redis.Redis(port=server.port).set("meta", "not a stream")
+        result = publish(
+            pipeline, lib, 20,
+            f"broker={server.uri('meta')} outbox={tmp_path / 'o'} stop-timeout=0", live=True,
+        )  # fmt: skip
+        assert "property broker" in result.error_texts
+        assert "Redis refused XADD to 'meta': WRONGTYPE" in result.error_texts
+        element = result.pipeline.get_by_name("m")  # the error stopped the pipeline
+        assert element.get_property("delivered") == 0 and element.get_property("pending") >= 1
+        assert list((tmp_path / "o").glob("*.jsonl")), "the messages are kept in the outbox"
+    finally:
+        server.stop()
