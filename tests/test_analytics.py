@@ -409,3 +409,42 @@ def test_created_objects_become_entries_classified_by_their_result(pipeline, wri
     seen = signal["frame"][0]["object"]
     assert [o["obj_label"] for o in seen] == ["face", "face", "face", "hat"]
     assert seen[3]["params"]["classification"][0]["label"] == "red"
+
+
+REMOVE_LIB = """
+import empycustom
+
+def process_ip(buffer, in_meta, options, events):
+    objects = in_meta["frame"][0]["object"]
+    empycustom.remove_object(in_meta, objects[0])  # a person: ROI meta and entry
+    hat = empycustom.add_object(in_meta, "hat", (5, 1, 8, 4))
+    empycustom.remove_object(in_meta, hat)  # created and removed: no trace
+    return []
+
+def process(buffer, in_meta, options, events):
+    return buffer, process_ip(buffer, in_meta, options, events)
+"""
+
+
+@needs_analytics
+@pytest.mark.parametrize("in_place", ["true", "false"])
+def test_a_removed_object_leaves_no_entry(pipeline, write_library, in_place):
+    remove, echo = write_library(REMOVE_LIB), write_library(ECHO_LIB, name="echo.py")
+    result = run_appsrc(
+        pipeline,
+        f"empycustom custom-lib={remove} in-place={in_place} ! "
+        f"empycustom name=e custom-lib={echo} in-place={in_place}",
+        [dl_streamer_buffer(0)],
+    )
+    entries = analytics.read_entries(result.frames[0].buffer)
+    assert [(e["obj_label"], e["rect_params"]["left"]) for e in entries] == [
+        ("person", 30), ("bag", 50),
+    ]  # fmt: skip
+    # The other person keeps its classification and tracking; the removed one's went with it.
+    assert entries[0]["tracking"]["tracking_id"] == 12
+    assert entries[0]["classification"] == [
+        {"label": "person", "confidence": 0.625, "class_id": 1}
+    ]
+    (signal,) = result.signals
+    assert [o["obj_label"] for o in signal["frame"][0]["object"]] == ["person", "bag"]
+

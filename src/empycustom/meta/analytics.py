@@ -8,7 +8,9 @@ object instead of adding a second one.
 
 Out: an object with a result gets an entry where it has none (ROI objects, objects created by a
 library), so analytics readers such as `objectdetectionoverlay` see it; a result naming a class,
-`{"label": str, "confidence": number}`, is added as a classification related to the entry.
+`{"label": str, "confidence": number}`, is added as a classification related to the entry. A
+removed object's entry goes too: GstAnalytics cannot delete one, so the relation meta is built
+again without it (and without the classifications and tracking only it had).
 
 Reading and writing go through the GI bindings; the rules between the two (which entry is which
 object, what a result says) are plain functions on plain data.
@@ -16,9 +18,12 @@ object, what a result says) are plain functions on plain data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import ctypes
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from empycustom.gst import roi as gst_metas
+from empycustom.gst.clib import gst
 from empycustom.gst.runtime import GLib
 
 try:
@@ -315,3 +320,94 @@ def write_results(
             continue
         entry_id = _add_entry(relation, obj) if index is None else entries[index]["id"]
         _add_classification(relation, entry_id, result)
+
+
+# GI: removing. GstAnalytics has no call that deletes an entry, and PyGObject none that removes
+# the relation meta from its buffer: the meta is found and removed through ctypes, then added
+# again with every other entry, in order, and their relations.
+
+gst.gst_buffer_get_meta.restype = ctypes.c_void_p
+gst.gst_buffer_get_meta.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+
+def _relation_meta_address(buffer: Any) -> int:
+    library = ctypes.CDLL("libgstanalytics-1.0.so.0")  # loaded once already, by GstAnalytics
+    library.gst_analytics_relation_meta_api_get_type.restype = ctypes.c_size_t
+    api = library.gst_analytics_relation_meta_api_get_type()
+    return gst.gst_buffer_get_meta(hash(buffer), api)
+
+
+def remove_object(buffer: Any, obj: Mapping[str, Any]) -> bool:
+    """Remove the entry describing obj (label and box) from the buffer's relation meta, with
+    the classifications and tracking related to it alone. False where there is none, or the
+    meta holds entries of other kinds (tensors, segmentation) that cannot be written again."""
+    if _unavailable is not None:
+        return False
+    relation = GstAnalytics.buffer_get_analytics_relation_meta(buffer)
+    if relation is None:
+        return False
+    known = {
+        GstAnalytics.od_mtd_get_mtd_type(): relation.get_od_mtd,
+        GstAnalytics.cls_mtd_get_mtd_type(): relation.get_cls_mtd,
+        GstAnalytics.tracking_mtd_get_mtd_type(): relation.get_tracking_mtd,
+    }
+    mtds = []
+    for mtd_id in range(GstAnalytics.relation_get_length(relation)):
+        found, mtd = relation.get_mtd(mtd_id, GstAnalytics.MTD_TYPE_ANY)
+        if found:
+            kind = mtd.get_mtd_type()
+            if kind not in known:
+                return False
+            mtds.append(known[kind](mtd_id)[1])
+    detections = [mtd for mtd in mtds if isinstance(mtd, GstAnalytics.ODMtd)]
+    entries = [entry for entry in map(_entry, detections) if entry]
+    (index,) = pair_entries([obj], entries)
+    if index is None:
+        return False
+    removed = entries[index]["id"]
+    relations = {
+        (first.id, second.id): types
+        for first in mtds
+        for second in mtds
+        if first.id != second.id and (types := relation.get_relation(first.id, second.id))
+    }
+    drop = {removed} | {
+        mtd.id
+        for mtd in mtds
+        if not isinstance(mtd, GstAnalytics.ODMtd)
+        and {removed} == {b if a == mtd.id else a for a, b in relations if mtd.id in (a, b)}
+    }
+    copies = [_copy(mtd) for mtd in mtds if mtd.id not in drop]
+    gst_metas.remove_meta(hash(buffer), _relation_meta_address(buffer))
+    relation = _relation_meta(buffer)
+    new_ids = {old_id: add(relation) for old_id, add in copies}
+    for (first, second), types in relations.items():
+        if first in new_ids and second in new_ids:
+            relation.set_relation(types, new_ids[first], new_ids[second])
+    return True
+
+
+def _copy(mtd: Any) -> tuple[int, Callable[[Any], int]]:
+    """(id, a function adding the same entry to a relation meta and returning its new id)."""
+    if isinstance(mtd, GstAnalytics.ODMtd):
+        quark = mtd.get_obj_type()
+        if hasattr(mtd, "get_oriented_location"):  # 1.26: boxes may be rotated
+            _, x, y, w, h, r, confidence = mtd.get_oriented_location()
+            return mtd.id, lambda rm: rm.add_oriented_od_mtd(quark, x, y, w, h, r, confidence)[1].id
+        _, x, y, w, h, confidence = mtd.get_location()
+        return mtd.id, lambda rm: rm.add_od_mtd(quark, x, y, w, h, confidence)[1].id
+    if isinstance(mtd, GstAnalytics.ClsMtd):
+        count = mtd.get_length()
+        levels = [mtd.get_level(i) for i in range(count)]
+        quarks = [mtd.get_quark(i) for i in range(count)]
+        return mtd.id, lambda rm: rm.add_cls_mtd(levels, quarks)[1].id
+    _, tracking_id, first_seen, last_seen, lost = mtd.get_info()
+
+    def add_tracking(rm: Any) -> int:
+        tracking = rm.add_tracking_mtd(tracking_id, first_seen)[1]
+        tracking.update_last_seen(last_seen)
+        if lost:
+            tracking.set_lost()
+        return tracking.id
+
+    return mtd.id, add_tracking

@@ -113,7 +113,9 @@ def remove_object(in_meta: dict[str, Any], obj: dict[str, Any]) -> None:
     roi = rois[index] if index < len(rois) else None
     if roi is not None:
         roi_metas.remove_meta(_writable(frame.buffer), roi)
+    if index < len(rois):
         del rois[index]
+    analytics.remove_object(frame.buffer, obj)  # its entry, where GStreamer has GstAnalytics
     del objects[index]
 
 
