@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 from brokers import PASSWORD, Mosquitto, RedisServer, distinct, free_port, make_certificates
-from pipeline import ASTRONAUT_FACES, faces_source, gst_environment
+from pipeline import ASTRONAUT_FACES, faces_source, feed_appsrc, gst_environment
 
+from empycustom.gst.runtime import Gst
+from empycustom.meta.custom_meta import write_meta_json
 from empycustom.publish.outbox import Outbox, OutboxInUse
 from empycustom.publish.template import DestinationTemplate, TemplateError
 from empycustom.publish.uri import BrokerURIError, parse_broker_uri
@@ -527,3 +529,25 @@ def test_redis_refusing_the_stream_is_an_error(pipeline, write_library, tmp_path
         assert list((tmp_path / "o").glob("*.jsonl")), "the messages are kept in the outbox"
     finally:
         server.stop()
+
+
+def test_meta_written_by_hand(pipeline, tmp_path) -> None:
+    """Meta another producer attached: pretty-printed JSON is published as one line; text that
+    is not JSON at all is skipped (a debug warning), the stream goes on."""
+    buffers = []
+    for text in ('{\n  "frame": [{"object": [], "note": "pretty"}]\n}', "{not json\n", '{"a": 1}'):
+        buffer = Gst.Buffer.new_wrapped(bytes(32 * 24 * 4))
+        write_meta_json(buffer, text)
+        buffers.append(buffer)
+    out = tmp_path / "hand.jsonl"
+    caps = "video/x-raw,format=RGBA,width=32,height=24,framerate=30/1"
+    result = pipeline(
+        f"appsrc name=src ! metapublish broker=file://{out} ! fakesink",
+        configure=lambda p: feed_appsrc(p, caps, buffers),
+    )
+    assert result.eos, result.error_texts  # all three frames passed
+    published = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(m["frame_num"], m["meta"]) for m in published] == [
+        (0, {"frame": [{"object": [], "note": "pretty"}]}),
+        (2, {"a": 1}),
+    ]

@@ -312,11 +312,17 @@ class MetaPublish(GstBase.BaseTransform):
         if text is None:
             return FLOW_OK
         frame = None
-        if settings.skip_empty or state.template.needs_frame:
-            frames = orjson.loads(text).get("frame") or [{}]
-            frame = frames[0]
-            if settings.skip_empty and not any(f.get("object") for f in frames):
-                return FLOW_OK
+        try:
+            if "\n" in text:  # meta written by hand, pretty-printed: one message is one line
+                text = orjson.dumps(orjson.loads(text)).decode()
+            if settings.skip_empty or state.template.needs_frame:
+                frames = orjson.loads(text).get("frame") or [{}]
+                frame = frames[0]
+                if settings.skip_empty and not any(f.get("object") for f in frames):
+                    return FLOW_OK
+        except (orjson.JSONDecodeError, AttributeError, IndexError, TypeError) as error:
+            CAT.warning(self, f"frame {frame_num} not published: its meta is not usable ({error})")
+            return FLOW_OK
         pts = _native.buffer_pts(hash(buffer))
         payload = encode_message(
             state.source_json, state.run_json, frame_num, None if pts == PTS_NONE else pts, text
