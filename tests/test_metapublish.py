@@ -551,3 +551,26 @@ def test_meta_written_by_hand(pipeline, tmp_path) -> None:
         (0, {"frame": [{"object": [], "note": "pretty"}]}),
         (2, {"a": 1}),
     ]
+
+
+def test_gst_launch_through_a_broker_outage(gst_launch, write_library, broker) -> None:
+    """gst-launch-1.0 with the plugin loader (a process that does not ignore SIGPIPE, as Python
+    does): the broker goes away for 1.5 s, the process goes on and every frame arrives."""
+    lib = write_library(FRAME_LIB)
+    consumer = broker.consumer("meta")
+    outage = threading.Timer(2.0, broker.stop)
+    back = threading.Timer(3.5, broker.start)
+    try:
+        outage.start()
+        back.start()
+        ran = gst_launch(
+            [*source(400, live=True).split(), "!", "empycustom", f"custom-lib={lib}",
+             "in-place=true", "!", "metapublish", f"broker={broker.uri('meta')}",
+             "reconnect-max=0.5", "stop-timeout=20", "!", "fakesink"],
+        )  # fmt: skip
+        back.join()
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        assert frame_numbers(consumer.received(400)) == list(range(400))
+    finally:
+        back.join()
+        consumer.close()

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import collections
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -147,6 +148,10 @@ class Publisher:
 
     # -- the sender thread --------------------------------------------------------------------
     def _send_loop(self) -> None:
+        # A write to a socket the broker closed raises SIGPIPE in the writing thread, and a
+        # process that did not ignore it (gst-launch-1.0 with the plugin loader does not) dies.
+        # Blocked in this thread, the only one writing to the broker, the write fails with EPIPE.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
         try:
             self._send_until_stopped()
         except OutboxClosed:
