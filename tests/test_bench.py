@@ -26,7 +26,7 @@ def run_bench(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProc
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / "bench.py"), "--quick", "--output", str(output),
          *arguments],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=1100,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed, json.loads(output.read_text())
@@ -36,6 +36,7 @@ def finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+@pytest.mark.timeout(1200)  # ~1 minute idle; 45 cases twice, each a child process
 def test_quick_run_measures_every_case(tmp_path):
     completed, results = run_bench(tmp_path)
     assert set(results["cases"]) == {case.name for case in CASES}
@@ -78,6 +79,7 @@ def test_quick_run_measures_every_case(tmp_path):
                completed.stdout.splitlines()) == len(statuses)  # fmt: skip
 
 
+@pytest.mark.timeout(1200)
 def test_case_filter_adds_the_baselines_it_needs(tmp_path):
     _, results = run_bench(tmp_path, "--cases", "rois-20,frame-write")
     expected = {"identity", "rois-20", "rois-20-identity", "frame-write", "transform-frame-write"}
