@@ -4,6 +4,7 @@ NULL under load, crashed and hung workers, batches, live sources, pixels written
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -706,3 +707,17 @@ def test_a_dead_worker_process_does_not_raise_sigpipe(write_library):
                           timeout=120)  # fmt: skip
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert "reload: worker process 0 died while reloading: died (killed by SIGKILL)" in done.stdout
+
+
+def test_process_workers_with_more_than_1024_descriptors_open(write_library):
+    """An application with many files open (the whole test suite is one): waiting for a worker
+    must not use select(), which refuses descriptors above 1023."""
+    lib = write_library(SLOW)
+    keep = [open(os.devnull) for _ in range(1100)]
+    try:
+        result = through(lib, 6, "in-place=true workers=2 worker-kind=process", timeout=60)
+    finally:
+        for file in keep:
+            file.close()
+    assert result.eos, result.error_texts
+    assert nums(result) == list(range(6))

@@ -68,13 +68,15 @@ class Connection:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self._poller = select.poll()  # not select.select(): descriptors may be above 1023
+        self._poller.register(sock, select.POLLIN)
 
     def send(self, message: Any) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self.sock.sendall(self._HEADER.pack(len(data)) + data, socket.MSG_NOSIGNAL)
 
     def poll(self, timeout: float) -> bool:
-        return bool(select.select([self.sock], [], [], timeout)[0])
+        return bool(self._poller.poll(timeout * 1000))
 
     def recv(self) -> Any:
         (size,) = self._HEADER.unpack(self._exactly(self._HEADER.size))
