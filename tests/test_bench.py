@@ -39,7 +39,9 @@ def finite(value) -> bool:
 @pytest.mark.timeout(1200)  # ~1 minute idle; 45 cases twice, each a child process
 def test_quick_run_measures_every_case(tmp_path):
     completed, results = run_bench(tmp_path)
-    assert set(results["cases"]) == {case.name for case in CASES}
+    # Every case ran, but modelpipe's where it is not installed (a clean clone's make test).
+    assert set(results["cases"]) | set(results["not_run"]) == {case.name for case in CASES}
+    assert not set(results["cases"]) & set(results["not_run"])
     for name, case in results["cases"].items():
         assert len(case["cpu_us_per_buffer_runs"]) == 2, name
         assert len(case["wall_us_per_buffer_runs"]) == 2, name
