@@ -25,6 +25,10 @@ class _CategoryStruct(ctypes.Structure):
     ]
 
 
+# The highest threshold of any category (GStreamer's own fast check): one read says "off".
+_debug_min = ctypes.c_int.in_dll(gst, "_gst_debug_min")
+
+
 def _category(name: str, description: str) -> tuple[int, _CategoryStruct]:
     # An existing category of that name (gst-python's "python") is returned as it is.
     pointer = gst._gst_debug_category_new(name.encode(), 0, description.encode())
@@ -45,7 +49,9 @@ class DebugCategory:
         )
 
     def enabled(self, level: int) -> bool:
-        return self._struct.threshold >= level or self._also_struct.threshold >= level
+        return _debug_min.value >= level and (
+            self._struct.threshold >= level or self._also_struct.threshold >= level
+        )
 
     def log(
         self, level: int, obj: GObject.Object | None, message: str, stacklevel: int = 1
