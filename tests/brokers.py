@@ -4,6 +4,7 @@ what they received."""
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import json
 import shutil
@@ -62,6 +63,7 @@ class BrokerProcess:
     def start(self) -> None:
         log = open(self.folder / f"{self.kind}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, cwd=self.folder)
+        atexit.register(self.process.kill)  # never left running after the tests, whatever failed
         log.close()
         wait_for_port(self.port)
 
