@@ -85,6 +85,12 @@ class TestMergeResults:
         assert [o["emcustom"] for o in frame["object"]] == [{"up": 1, "k": "down"}, {"up": 2}]
         assert frame["emcustom"] == {"frame_up": 1, "frame_down": 2}
 
+    def test_without_upstream_results_results_are_set_as_they_are(self) -> None:
+        merged = merge_results(meta([obj(), obj()]), [{}, [1], {"f": 1}], upstream=False)
+        frame = merged["frame"][0]
+        assert [o["emcustom"] for o in frame["object"]] == [{}, [1]]
+        assert frame["emcustom"] == {"f": 1}
+
     def test_no_result_keeps_upstream_results(self) -> None:
         in_meta = meta([obj(emcustom={"up": 1})], emcustom={"f": 1})
         before = copy.deepcopy(in_meta)

@@ -715,7 +715,7 @@ class EmPyCustom(GstBase.BaseTransform):
                     return FLOW_DROPPED
             results = parse_out_meta(out_meta, function_name)
             if results != []:  # nothing returned changes nothing
-                merge_results(in_meta, results)
+                merge_results(in_meta, results, carried)
             add_events(in_meta, events)
             text = to_json(in_meta, function_name)
         # Any exception, BaseException too (KeyboardInterrupt, GeneratorExit, SystemExit, a

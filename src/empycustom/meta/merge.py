@@ -20,22 +20,29 @@ def merge_result(old: Any, new: Any) -> Any:
     return new
 
 
-def merge_results(in_meta: dict[str, Any], results: list[Any] | dict[str, Any]) -> dict[str, Any]:
+def merge_results(
+    in_meta: dict[str, Any], results: list[Any] | dict[str, Any], upstream: bool = True
+) -> dict[str, Any]:
     """Merge a library's results into in_meta (in place) and return it.
 
     A list: result i goes to object i under "emcustom"; objects beyond the results get nothing;
     the first result beyond the objects becomes the frame's "emcustom"; the rest are ignored.
     A dict: the frame's "emcustom", whatever the number of objects. Each result is merged into
-    what upstream elements wrote there (`merge_result`).
+    what upstream elements wrote there (`merge_result`); `upstream=False` says no object has
+    an upstream result (`chain.carry_upstream` tells), so results are set without merging.
     """
     frame = in_meta["frame"][0]
     if type(results) is dict:
         frame[RESULT_KEY] = merge_result(frame.get(RESULT_KEY), results)
         return in_meta
     objects = frame["object"]
-    for obj, result in zip(objects, results, strict=False):
-        old = obj.get(RESULT_KEY)
-        obj[RESULT_KEY] = result if old is None else merge_result(old, result)
+    if upstream:
+        for obj, result in zip(objects, results, strict=False):
+            old = obj.get(RESULT_KEY)
+            obj[RESULT_KEY] = result if old is None else merge_result(old, result)
+    else:
+        for obj, result in zip(objects, results, strict=False):
+            obj[RESULT_KEY] = result
     if len(results) > len(objects):
         frame[RESULT_KEY] = merge_result(frame.get(RESULT_KEY), results[len(objects)])
     return in_meta
