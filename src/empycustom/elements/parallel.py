@@ -26,7 +26,7 @@ from empycustom.gst.runtime import Gst
 from empycustom.library.loader import CustomLibrary, LibraryError, required_function
 from empycustom.library.workers import Crashed, OrderedWorkers, TimedOut, Worker
 from empycustom.meta import analytics, custom_meta
-from empycustom.meta.chain import carry_upstream, results_to_write
+from empycustom.meta.chain import carry_from_buffer, results_to_write
 from empycustom.meta.editing import close_frame, open_frame
 from empycustom.meta.inmeta import build_in_meta
 from empycustom.meta.merge import add_events, merge_results
@@ -192,7 +192,7 @@ class Parallel:
         objects, rois = read_objects(downstream, settings.label_ids)
         pts = _native.buffer_pts(hash(buffer))
         in_meta = build_in_meta(frame_num, pts, layout.for_buffer(buffer), objects)
-        carry_upstream(in_meta, custom_meta.read_meta(downstream))  # results written upstream
+        carry_from_buffer(in_meta, downstream)  # results written upstream
         if self.kind == "thread":
             open_frame(in_meta, downstream, rois, settings.label_ids)  # for add_object()
         job = FrameJob(
