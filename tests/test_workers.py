@@ -10,6 +10,7 @@ import time
 import pytest
 from pipeline import feed_appsrc, run_pipeline
 
+import empycustom
 from empycustom.gst.runtime import Gst
 
 SMALL = "video/x-raw,format=RGBA,width=16,height=16"
@@ -721,3 +722,93 @@ def test_process_workers_with_more_than_1024_descriptors_open(write_library):
             file.close()
     assert result.eos, result.error_texts
     assert nums(result) == list(range(6))
+
+
+def latency_through(lib: str, settings: str) -> tuple[bool, float, float | None]:
+    """Live appsrc (10 ms min, 50 ms max latency, 25 frames/s) ! empycustom SETTINGS: the
+    latency the sink's query gets, in ms, once a batch of frames went through."""
+    empycustom.register()
+    pipeline = Gst.parse_launch(
+        f"appsrc name=src is-live=true format=time min-latency=10000000 max-latency=50000000 "
+        f"caps={SMALL},framerate=25/1 ! "
+        f"empycustom name=e custom-lib={lib} in-place=true {settings} ! fakesink name=sink"
+    )
+    try:
+        pipeline.set_state(Gst.State.PLAYING)
+        for number in range(4):
+            buffer = Gst.Buffer.new_wrapped(bytes(16 * 16 * 4))
+            buffer.pts, buffer.duration = number * 40 * Gst.MSECOND, 40 * Gst.MSECOND
+            pipeline.get_by_name("src").emit("push-buffer", buffer)
+        assert pipeline.get_state(10 * Gst.SECOND)[0] == Gst.StateChangeReturn.SUCCESS
+        query = Gst.Query.new_latency()
+        assert pipeline.get_by_name("sink").get_static_pad("sink").peer_query(query)
+        live, low, high = query.parse_latency()
+        return live, low / Gst.MSECOND, None if high == Gst.CLOCK_TIME_NONE else high / Gst.MSECOND
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ("", (10, 50)),  # without workers the element adds nothing
+        ("workers=3", (10, 50 + 4 * 40)),  # holds up to 4 frames
+        ("workers=2 batch-size=4", (10 + 3 * 40, 50 + 12 * 40)),  # waits for 3 more frames
+        ("workers=2 batch-size=4 batch-timeout=20", (10 + 20, 50 + 12 * 40)),
+    ],
+)
+def test_latency_query_counts_the_frames_workers_hold(write_library, settings, expected):
+    lib = write_library(
+        BATCH + "\ndef process_ip(buffer, in_meta, options, events):\n    return {}\n"
+    )
+    live, low, high = latency_through(lib, settings)
+    assert live
+    assert (round(low, 3), round(high, 3)) == expected
+
+
+NOT_IN_PLACE = """
+import numpy as np
+import empycustom
+
+def process(buffer, in_meta, options, events):
+    with empycustom.frame(buffer, in_meta) as view:
+        out = np.array(view)
+    out[0, 0, 0] = in_meta["frame"][0]["frame_num"] % 256
+    return out, {}
+"""
+
+
+@pytest.mark.parametrize("settings", ["workers=1", "workers=2", "workers=2 worker-kind=process"])
+def test_not_in_place_output_buffers_come_from_the_negotiated_pool(write_library, settings):
+    # fakevideosink answers the ALLOCATION query, so the element gets a buffer pool.
+    lib = write_library(NOT_IN_PLACE)
+    empycustom.register()
+    pipeline = Gst.parse_launch(
+        f"videotestsrc num-buffers=12 ! {SMALL} ! "
+        f"empycustom name=e custom-lib={lib} in-place=false {settings} ! fakevideosink name=sink"
+    )
+    element = pipeline.get_by_name("e")
+    seen = []
+
+    def on_buffer(_pad, info):
+        buffer = info.get_buffer()
+        pool = element.get_buffer_pool()
+        ok, mapped = buffer.map(Gst.MapFlags.READ)
+        seen.append(
+            (buffer.pool and buffer.pool.get_name(), pool and pool.get_name(), mapped.data[0])
+        )
+        buffer.unmap(mapped)
+        return Gst.PadProbeReturn.OK
+
+    pipeline.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, on_buffer
+    )
+    pipeline.set_state(Gst.State.PLAYING)
+    message = pipeline.get_bus().timed_pop_filtered(
+        30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
+    )
+    pipeline.set_state(Gst.State.NULL)
+    assert message is not None and message.type == Gst.MessageType.EOS
+    assert len(seen) == 12
+    assert all(used is not None and used == negotiated for used, negotiated, _ in seen), seen
+    assert [first for _, _, first in seen] == [n % 256 for n in range(12)]

@@ -7,7 +7,7 @@ import random
 import threading
 import time
 
-from empycustom.library.workers import OrderedWorkers, TimedOut
+from empycustom.library.workers import OrderedWorkers, TimedOut, added_latency_ns
 
 
 class SleepyWorker:
@@ -188,3 +188,13 @@ def test_stop_closes_workers():
     pool = OrderedWorkers(workers, Collector())
     pool.stop()
     assert all(worker.closed for worker in workers)
+
+
+def test_added_latency_is_the_batch_wait_and_the_frames_held():
+    frame = 40_000_000  # 25 frames/s
+    assert added_latency_ns(2, 1, None, frame) == (0, 3 * frame)  # held: (2 + 1) x 1 frames
+    assert added_latency_ns(2, 4, None, frame) == (3 * frame, 12 * frame)
+    assert added_latency_ns(2, 4, 20_000_000, frame) == (20_000_000, 12 * frame)  # timeout first
+    assert added_latency_ns(2, 4, 500_000_000, frame) == (3 * frame, 12 * frame)
+    assert added_latency_ns(3, 2, None, None) == (0, None)  # no framerate: max unknown
+    assert added_latency_ns(3, 2, 10_000_000, None) == (10_000_000, None)

@@ -601,6 +601,8 @@ class EmPyCustom(GstBase.BaseTransform):
             return False
         self._in_meta_template = in_meta_template(layout)
         self._layout = layout
+        if self._parallel is not None:
+            self._parallel.set_caps(incaps)
         CAT.info(self, f"caps set: {incaps.to_string()}")
         return True
 

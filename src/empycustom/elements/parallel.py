@@ -22,9 +22,15 @@ from empycustom.frames.worker_process import ProcessWorker, Spec
 from empycustom.gst.clib import gobject_pointer, gst
 from empycustom.gst.debug import DebugCategory
 from empycustom.gst.messages import report_error, report_warning
-from empycustom.gst.runtime import Gst
+from empycustom.gst.runtime import Gst, GstVideo
 from empycustom.library.loader import CustomLibrary, LibraryError, required_function
-from empycustom.library.workers import Crashed, OrderedWorkers, TimedOut, Worker
+from empycustom.library.workers import (
+    Crashed,
+    OrderedWorkers,
+    TimedOut,
+    Worker,
+    added_latency_ns,
+)
 from empycustom.meta import analytics, custom_meta
 from empycustom.meta.chain import carry_from_buffer, results_to_write
 from empycustom.meta.editing import close_frame, open_frame
@@ -36,6 +42,7 @@ from empycustom.meta.outmeta import parse_out_meta, to_json
 FLOW_OK = Gst.FlowReturn.OK
 FLOW_ERROR = Gst.FlowReturn.ERROR
 FLOW_FLUSHING = Gst.FlowReturn.FLUSHING
+FLOW_NOT_NEGOTIATED = Gst.FlowReturn.NOT_NEGOTIATED
 FLUSH_START = Gst.EventType.FLUSH_START
 FLUSH_STOP = Gst.EventType.FLUSH_STOP
 SERIALIZED = Gst.EventTypeFlags.SERIALIZED
@@ -112,6 +119,12 @@ class Parallel:
         self.srcpad = element.get_static_pad("src")
         self._srcpad_address = gobject_pointer(self.srcpad)
         self._batch_settings = None
+        self._latency_settings = (
+            settings.workers,
+            settings.batch_size,
+            settings.batch_timeout_ms * Gst.MSECOND if settings.batch_timeout_ms else None,
+        )
+        self.frame_ns: int | None = None  # from the caps' framerate, for the latency
         timeout = settings.worker_timeout_ms / 1000 if settings.worker_timeout_ms else None
         batch_timeout = settings.batch_timeout_ms / 1000 if settings.batch_timeout_ms else None
         self.pool = OrderedWorkers(
@@ -126,12 +139,17 @@ class Parallel:
         address = gobject_pointer(self.sinkpad)
         self._base_chain = _native.pad_chain_function(address)
         self.sinkpad.set_chain_function_full(self._chain)
+        # After upstream answered a LATENCY query, the frames held here are added to it.
+        self._latency_probe = self.srcpad.add_probe(
+            Gst.PadProbeType.QUERY_UPSTREAM | Gst.PadProbeType.PULL, self._answered_query
+        )
 
     def close(self) -> list[LibraryError]:
         """Stop the engine (worker processes run stop()), give the sink pad its chain function
         back; returns the failures of the processes' stop()."""
         self.pool.stop()
         self.flow = FLOW_FLUSHING
+        self.srcpad.remove_probe(self._latency_probe)
         _native.set_pad_chain_function(gobject_pointer(self.sinkpad), self._base_chain)
         # The engine refers back to this object (deliver): breaking the cycle frees the element
         # and its pads with the pipeline, garbage collection or not.
@@ -164,6 +182,8 @@ class Parallel:
         settings = element._settings
         frame_num = state.frame_num
         state.frame_num = frame_num + 1
+        if not element.reconfigure():  # as BaseTransform's chain: negotiate, pool, allocator
+            return FLOW_FLUSHING if self.srcpad.flags & PAD_FLUSHING else FLOW_NOT_NEGOTIATED
         pool = self.pool
         if frame_num % settings.process_interval:
             job = FrameJob(buffer, None, None, [], [], settings, {}, None, layout)
@@ -185,7 +205,9 @@ class Parallel:
                 # would only add a reference.
                 buffer = buffer.copy_region(COPY_SHALLOW, 0, buffer.get_size())
         else:
-            outbuf = Gst.Buffer.new_allocate(None, layout.size, None)
+            outbuf = self._new_output(layout.size)
+            if isinstance(outbuf, Gst.FlowReturn):
+                return outbuf
             Gst.Buffer.copy_into(outbuf, buffer, COPY_METADATA, 0, buffer.get_size())
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         downstream = buffer if outbuf is None else outbuf
@@ -200,6 +222,18 @@ class Parallel:
         )
         del buffer, outbuf, downstream
         return self._result(pool.submit(job, cancelled=self._flushing))
+
+    def _new_output(self, size: int) -> Gst.Buffer | Gst.FlowReturn:
+        """An output buffer as BaseTransform makes one: from the pool negotiated downstream,
+        else from the negotiated allocator."""
+        pool = self.element.get_buffer_pool()
+        # BaseTransform activates its pool when it first takes a buffer from it; its chain
+        # function is not the one running here.
+        if pool is not None and (pool.is_active() or pool.set_active(True)):
+            flow, buffer = pool.acquire_buffer(None)
+            return buffer if flow == FLOW_OK else flow
+        allocator, params = self.element.get_allocator()
+        return Gst.Buffer.new_allocate(allocator, size, params)
 
     def _result(self, accepted: bool) -> Gst.FlowReturn:
         if accepted:
@@ -216,6 +250,34 @@ class Parallel:
             self.flow = FLOW_OK
         elif Gst.EventType.get_flags(kind) & SERIALIZED:
             self.pool.drain(self._flushing)
+
+    def set_caps(self, caps: Gst.Caps) -> None:
+        """The frame duration of new caps; the pipeline is told that the latency changed."""
+        info = GstVideo.VideoInfo.new_from_caps(caps)
+        frame_ns = None
+        if info is not None and info.fps_n > 0 and info.fps_d > 0:
+            frame_ns = Gst.SECOND * info.fps_d // info.fps_n
+        if frame_ns != self.frame_ns:
+            self.frame_ns = frame_ns
+            self.element.post_message(Gst.Message.new_latency(self.element))
+
+    def _answered_query(self, _pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        query = info.get_query()
+        if query.type == Gst.QueryType.LATENCY:
+            self.add_latency(query)
+        return Gst.PadProbeReturn.OK
+
+    def add_latency(self, query: Gst.Query) -> None:
+        """Add how long frames held by the workers (and waiting for their batch) may be
+        delayed to an answered LATENCY query."""
+        live, low, high = query.parse_latency()
+        workers, batch_size, batch_timeout_ns = self._latency_settings
+        wait, held = added_latency_ns(workers, batch_size, batch_timeout_ns, self.frame_ns)
+        unknown = held is None or high == Gst.CLOCK_TIME_NONE
+        query.set_latency(live, low + wait, Gst.CLOCK_TIME_NONE if unknown else high + held)
+        self.category.debug(
+            self.element, f"latency: {wait} ns more at least, {held} ns more at most"
+        )
 
     def reload(self, state: Any, settings: Any) -> None:
         element = self.element

@@ -34,6 +34,24 @@ WATCH_INTERVAL_S = 0.05  # how often the output thread looks at batch ages when 
 STOP_AFTER_INTERRUPT_S = 6.0  # a killed process's worker thread still closes it
 
 
+def added_latency_ns(
+    workers: int, batch_size: int, batch_timeout_ns: int | None, frame_ns: int | None
+) -> tuple[int, int | None]:
+    """What the engine adds to a LATENCY query's (min, max), in nanoseconds.
+
+    min: a frame may wait for the rest of its batch, (batch_size - 1) frame durations, or
+    batch_timeout_ns when that is shorter. max: up to (workers + 1) x batch_size frames are
+    held, like a queue of that many frames. `frame_ns` None (no framerate): max is None
+    (unknown), and min is the batch timeout, or 0 without one.
+    """
+    wait = 0
+    if batch_size > 1:
+        waits = [w for w in (frame_ns and (batch_size - 1) * frame_ns, batch_timeout_ns) if w]
+        wait = min(waits, default=0)
+    held = (workers + 1) * batch_size * frame_ns if frame_ns else None
+    return wait, held
+
+
 @dataclass(frozen=True)
 class TimedOut:
     """The outcome of an item whose batch ran longer than the worker timeout."""
