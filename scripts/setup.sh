@@ -57,8 +57,12 @@ fi
 stamp=.venv/.empycustom-installed
 # The editable install also builds the C extension into src/: again whenever its source changed.
 native=(src/empycustom/_native*.so)
+native_changed=""
+for source in src/empycustom/_native*.c; do
+  [ -f "${native[0]}" ] && [ ! "$source" -nt "${native[0]}" ] || native_changed=1
+done
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] ||
-  [ ! -f "${native[0]}" ] || [ src/empycustom/_native.c -nt "${native[0]}" ]; then
+  [ -n "$native_changed" ]; then
   .venv/bin/pip install -q --upgrade pip
   # PyGObject 3.48.2 removes the "created element should be floating" CRITICAL of Debian's 3.42.
   .venv/bin/pip install -q "pygobject==3.48.2" -e ".[$extras]"

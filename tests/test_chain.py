@@ -197,6 +197,8 @@ def test_results_to_write_skips_what_the_roi_holds() -> None:
 
 # Each element names itself in options; "nothing" returns no out_meta at all.
 CHAIN_LIB = """
+import json
+
 def process_ip(buffer, in_meta, options, events):
     return results(in_meta, options)
 
@@ -212,17 +214,20 @@ def results(in_meta, options):
     out = [{name: i, "last": name, "saw": obj.get("emcustom")} for i, obj in enumerate(objects)]
     if objects and name == "c":
         out[1] = {}  # nothing for this object: what upstream wrote stays
-    return out + [{name + "_frame": len(objects), "last": name, "saw": frame.get("emcustom")}]
+    out.append({name + "_frame": len(objects), "last": name, "saw": frame.get("emcustom")})
+    return json.dumps(out, indent=1) if options.get("as") == "text" else out
 """
 
 
-def configure_chain(options: dict[str, str], signals: dict[str, list[dict]]):
-    """Set each element's options and collect its new-meta signals."""
+def configure_chain(options: dict[str, str], signals: dict[str, list[dict]], as_text=False):
+    """Set each element's options and collect its new-meta signals; `as_text`: the libraries
+    return their results as JSON text."""
 
     def configure(pipeline: Gst.Pipeline) -> None:
         for name, library_name in options.items():
             element = pipeline.get_by_name(name)
-            element.set_property("options", json.dumps({"name": library_name}))
+            chosen = {"name": library_name, "as": "text" if as_text else "objects"}
+            element.set_property("options", json.dumps(chosen))
             signals[name] = []
             element.connect(
                 "new-meta", lambda _e, text, name=name: signals[name].append(json.loads(text))
@@ -311,6 +316,24 @@ def test_three_elements_behave_as_one(pipeline, write_library, tmp_path, mode, b
         faces_c = signals["c"][0]["frame"][0]["object"]
         for before, after in zip(faces_a, faces_c, strict=True):
             assert after["rect_params"] == {k: 2 * v for k, v in before["rect_params"].items()}
+
+
+@pytest.mark.parametrize("mode", ["in-place=true", "in-place=false"])
+@pytest.mark.parametrize("between", ["identity", "videoconvert ! video/x-raw,format=I420"])
+def test_json_text_results_chain_as_objects_do(
+    pipeline, write_library, tmp_path, mode, between
+) -> None:
+    """The results as JSON text (the frame's kept as text where nothing merges into it): the
+    same merged meta at every output as with Python objects."""
+    lib = write_library(CHAIN_LIB)
+    jsonl = tmp_path / "meta.jsonl"
+    signals: dict[str, list[dict]] = {}
+    result = pipeline(
+        chain_description(lib, mode, between, jsonl),
+        configure=configure_chain({"a": "a", "b": "nothing", "c": "c"}, signals, as_text=True),
+        keep_buffers=True,
+    )
+    check_chain(result, signals, jsonl.read_text().splitlines())
 
 
 def test_one_dict_is_the_frame_result_with_0_and_3_objects(pipeline, write_library) -> None:

@@ -37,6 +37,8 @@ static PyObject *key_object_id, *key_parent_id, *key_class_id, *key_obj_label, *
 static PyObject *object_template, *rect_template;
 
 static PyObject *gvalue_to_python(const GValue *value);
+/* _native_json.c */
+PyObject *scan_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 static int expect_arguments(const char *function, Py_ssize_t given, Py_ssize_t expected) {
   if (given == expected) return 0;
@@ -966,6 +968,13 @@ static PyMethodDef methods[] = {
     {"has_digit_run", (PyCFunction)(void (*)(void))has_digit_run, METH_FASTCALL,
      "has_digit_run(text, length) -> bool\n\n"
      "Whether text holds at least length ASCII digits in a row (one linear pass)."},
+    {"scan_json", (PyCFunction)(void (*)(void))scan_json, METH_FASTCALL,
+     "scan_json(text, element) -> (kind, compact, start, end, element_kind) | None\n\n"
+     "Check that text is strict JSON that compact writing keeps the meaning of (None when "
+     "not: see _native_json.c) and write it without whitespace between tokens. kind: 0 a "
+     "scalar, 1 an object, 2 an array, 3 {}, 4 []. For an array, start and end are the span "
+     "in compact of its element number `element` (-1 when it has no such element), "
+     "element_kind that element's kind (-1)."},
     {"escape_views", (PyCFunction)(void (*)(void))escape_views, METH_FASTCALL,
      "escape_views(buffer_address, maps) -> int\n\n"
      "After a library call: each MappedBuffer of the list maps still referenced elsewhere (a "

@@ -715,7 +715,7 @@ class EmPyCustom(GstBase.BaseTransform):
                 if out_meta is FLOW_DROPPED:
                     self._warn_dropped(state)
                     return FLOW_DROPPED
-            results = parse_out_meta(out_meta, function_name)
+            results = parse_out_meta(out_meta, function_name, in_meta)
             if results != []:  # nothing returned changes nothing
                 merge_results(in_meta, results, carried)
             add_events(in_meta, events)

@@ -310,7 +310,7 @@ class Parallel:
             if outcome.left_open:
                 element._warn_forgotten_maps(element._state, name, outcome.left_open)
             try:
-                results = parse_out_meta(outcome.out_meta, name)
+                results = parse_out_meta(outcome.out_meta, name, job.in_meta)
                 merge_results(job.in_meta, results)
                 add_events(job.in_meta, job.events)
                 text = to_json(job.in_meta, name)

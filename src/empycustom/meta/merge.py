@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from empycustom.meta.outmeta import JsonText
+
 RESULT_KEY = "emcustom"
 EVENTS_KEY = "events"
 
 
 def merge_result(old: Any, new: Any) -> Any:
     """A result merged over an earlier one (an upstream element's): dicts key by key, later keys
-    winning; `{}` changes nothing; anything else replaces it."""
+    winning; `{}` changes nothing; anything else replaces it. A `JsonText` result (never `{}`)
+    is parsed only to be merged into a dict."""
     if old is None:
         return new
+    if type(new) is JsonText:
+        if not (new.is_object and type(old) is dict):
+            return new
+        new = new.parse()
     if type(new) is dict and type(old) is dict:
         return {**old, **new} if new else old
     if new == {}:
@@ -21,18 +28,21 @@ def merge_result(old: Any, new: Any) -> Any:
 
 
 def merge_results(
-    in_meta: dict[str, Any], results: list[Any] | dict[str, Any], upstream: bool = True
+    in_meta: dict[str, Any],
+    results: list[Any] | dict[str, Any] | JsonText,
+    upstream: bool = True,
 ) -> dict[str, Any]:
     """Merge a library's results into in_meta (in place) and return it.
 
     A list: result i goes to object i under "emcustom"; objects beyond the results get nothing;
     the first result beyond the objects becomes the frame's "emcustom"; the rest are ignored.
-    A dict: the frame's "emcustom", whatever the number of objects. Each result is merged into
-    what upstream elements wrote there (`merge_result`); `upstream=False` says no object has
-    an upstream result (`chain.carry_upstream` tells), so results are set without merging.
+    A dict (or a `JsonText`, an object's text): the frame's "emcustom", whatever the number of
+    objects. Each result is merged into what upstream elements wrote there (`merge_result`);
+    `upstream=False` says no object has an upstream result (`chain.carry_upstream` tells), so
+    results are set without merging.
     """
     frame = in_meta["frame"][0]
-    if type(results) is dict:
+    if type(results) is dict or type(results) is JsonText:
         frame[RESULT_KEY] = merge_result(frame.get(RESULT_KEY), results)
         return in_meta
     objects = frame["object"]

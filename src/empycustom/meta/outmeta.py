@@ -2,6 +2,12 @@
 
 Accepted: a JSON string; the Python-literal string `str(list_of_dicts)` makes (numpy scalars
 such as `np.float64(1.5)` included); a list or dict; `''` or `None` for nothing.
+
+A frame's result that comes as JSON text is mostly written out again as JSON, unchanged: parsed
+into Python objects, 100 kB of it cost more than everything else the element does with the same
+content returned as a dict. Given the frame's in_meta, `parse_out_meta` keeps it as text
+(`JsonText`, checked and compacted in C by `_native.scan_json`); the merged meta embeds it as
+it is, and merging parses it only where its keys go into an upstream result's.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from empycustom._native import has_digit_run
+from empycustom._native import has_digit_run, scan_json
 
 
 class OutMetaError(ValueError):
@@ -35,9 +41,37 @@ _NAMED_CONSTANTS = {
 }  # fmt: skip
 
 
-def parse_out_meta(value: Any, function_name: str) -> list[Any] | dict[str, Any]:
+class JsonText:
+    """A frame's result that came as JSON text, kept as that text: a non-empty object or array,
+    strict JSON without whitespace, which means to every JSON reader what json.loads reads
+    (see `_native.scan_json`). `to_json` writes it as it is; `parse()` gives its value."""
+
+    __slots__ = ("data", "is_object")
+
+    def __init__(self, data: bytes, is_object: bool) -> None:
+        self.data = data
+        self.is_object = is_object
+
+    def parse(self) -> Any:
+        return orjson.loads(self.data)
+
+    def __repr__(self) -> str:
+        return f"JsonText({self.data[:60]!r}{'...' if len(self.data) > 60 else ''})"
+
+
+# _native.scan_json's kinds of JSON values.
+_JSON_OBJECT, _JSON_ARRAY = 1, 2
+
+
+def parse_out_meta(
+    value: Any, function_name: str, in_meta: dict[str, Any] | None = None
+) -> list[Any] | dict[str, Any] | JsonText:
     """Return the results a library's out_meta stands for: a list (one per object, then one
     for the frame), or a dict, which is the frame's result whatever the number of objects.
+
+    Given the frame's `in_meta` (after the library's call: its objects say which result is the
+    frame's), out_meta text that is strict JSON keeps the frame's result as text: a `JsonText`
+    instead of the dict, or in the list. Per-object results are always parsed.
 
     Raises `OutMetaError` (naming `function_name`) for values that are neither.
     """
@@ -49,6 +83,9 @@ def parse_out_meta(value: Any, function_name: str) -> list[Any] | dict[str, Any]
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         if not text or text.isspace():  # without strip()'s copy of a long text
             return []
+        kept = None if in_meta is None else _results_keeping_text(text, in_meta)
+        if kept is not None:
+            return kept
         value = _parse_text(text, function_name)
     if isinstance(value, dict):
         return value
@@ -58,6 +95,29 @@ def parse_out_meta(value: Any, function_name: str) -> list[Any] | dict[str, Any]
         f"{function_name}() returned out_meta of type {type(value).__name__}; expected a JSON "
         "string, a list of dicts, a dict, '' or None"
     )
+
+
+def _results_keeping_text(text: str, in_meta: dict[str, Any]) -> list[Any] | JsonText | None:
+    """The results of JSON text with the frame's kept as text where it is a non-empty object or
+    array; None where the text is not JSON that `scan_json` accepts (then it is parsed)."""
+    try:
+        frame_index = len(in_meta["frame"][0]["object"])
+    except (KeyError, IndexError, TypeError):  # a library broke in_meta: merging will say so
+        return None
+    scanned = scan_json(text, frame_index)
+    if scanned is None:
+        return None
+    kind, data, start, end, frame_kind = scanned
+    if kind == _JSON_OBJECT:
+        return JsonText(data, is_object=True)
+    if kind != _JSON_ARRAY or frame_kind not in (_JSON_OBJECT, _JSON_ARRAY):
+        return None if kind != _JSON_ARRAY else orjson.loads(data)
+    # data[start - 1] is the "[" or "," before the frame's result, data[end] the "]" or "," after.
+    results = orjson.loads(data[: start - 1] + b"]") if start > 1 else []
+    results.append(JsonText(data[start:end], is_object=frame_kind == _JSON_OBJECT))
+    if end + 1 < len(data):  # results beyond the frame's are ignored, but analytics asks any()
+        results.extend(orjson.loads(b"[" + data[end + 1 :]))
+    return results
 
 
 def _parse_text(text: str, function_name: str) -> Any:
@@ -103,7 +163,10 @@ def _literal(node: ast.AST) -> Any:
 
 
 def _json_default(value: Any) -> Any:
-    """Convert what `json` cannot: numpy scalars and arrays, sets, bytes."""
+    """Convert what `json` cannot: numpy scalars and arrays, sets, bytes; `JsonText` is
+    written as it is."""
+    if type(value) is JsonText:
+        return orjson.Fragment(value.data)
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return value.tolist()
     if isinstance(value, (set, frozenset)):
@@ -144,23 +207,33 @@ def from_json(text: str) -> Any:
     return json.loads(text)
 
 
+def _stdlib_default(value: Any) -> Any:
+    """`_json_default` for `json`, which cannot embed text: `JsonText` is parsed."""
+    return value.parse() if type(value) is JsonText else _json_default(value)
+
+
 def _stdlib_json(meta: Any, function_name: str | None) -> str:
     whose = f"{function_name}() returned out_meta that" if function_name else "out_meta"
     try:
-        return json.dumps(meta, default=_json_default, allow_nan=False, separators=(",", ":"))
+        return json.dumps(meta, default=_stdlib_default, allow_nan=False, separators=(",", ":"))
     except ValueError:  # NaN or an infinity somewhere, or a circular reference
         pass
     except (TypeError, RecursionError) as error:
         raise OutMetaError(f"{whose} holds a value JSON cannot: {error}") from None
     try:
         return json.dumps(
-            _without_non_finite(meta), default=_json_default, allow_nan=False, separators=(",", ":")
+            _without_non_finite(meta),
+            default=_stdlib_default,
+            allow_nan=False,
+            separators=(",", ":"),
         )
     except (TypeError, ValueError, RecursionError) as error:
         raise OutMetaError(f"{whose} holds a value JSON cannot: {error}") from None
 
 
 def _without_non_finite(value: Any) -> Any:
+    if type(value) is JsonText:  # finite: scan_json refuses what could overflow
+        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if hasattr(value, "tolist"):

@@ -1,0 +1,372 @@
+/* empycustom._native: scan_json(), a strict JSON (RFC 8259) validator that also compacts.
+ *
+ * A library's out_meta often comes as JSON text. Parsed into Python objects, 100 kB of it costs
+ * more than everything else the element does with the same content returned as a dict; most
+ * of it (the frame's result) only goes back out as JSON. This pass checks the text and writes
+ * it without the whitespace between tokens, so that the parts nothing has to merge can be
+ * embedded in the merged meta as they are (orjson.Fragment), and only the others parsed.
+ *
+ * It accepts only what every JSON reader, json.loads included, reads as the same values once
+ * written compactly; anything else is refused (None) and the caller parses the text as before:
+ * - not RFC 8259 JSON (NaN, Infinity, Python literals, trailing commas, control characters in
+ *   strings, leading zeros, trailing text, ...);
+ * - \u escapes of lone surrogates (json.loads gives a str no UTF-8 can hold);
+ * - 19 digits or more in a row in a number (beyond 64-bit integers json.loads is exact, orjson
+ *   not), and exponents above 280 (a float that may overflow to infinity, written as null);
+ * - an object with a key twice (json.loads keeps the last; the text would keep both), with more
+ *   than JSON_MAX_KEYS keys (the check compares each key with the others), or with a key
+ *   holding an escape (two spellings of one key);
+ * - nesting deeper than JSON_MAX_DEPTH.
+ * A str with lone surrogates has no UTF-8 form and is refused too; any other str is valid
+ * UTF-8, so bytes of 0x80 and above need no check.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define JSON_MAX_DEPTH 512
+#define JSON_MAX_KEYS 64
+#define JSON_MAX_DIGITS 18
+#define JSON_MAX_EXPONENT 280
+
+enum { JSON_OTHER = 0, JSON_OBJECT = 1, JSON_ARRAY = 2, JSON_EMPTY_OBJECT = 3,
+       JSON_EMPTY_ARRAY = 4 };
+
+typedef struct {
+  uint64_t hash;
+  const unsigned char *start;
+  Py_ssize_t size;
+} JsonKey;
+
+typedef struct {
+  const unsigned char *end;
+  /* The compact copy: bytes are copied in runs, from `pending` to the next space. */
+  const unsigned char *pending;
+  unsigned char *out, *out_start;
+  JsonKey *keys; /* the keys of the objects open, innermost last */
+  Py_ssize_t key_count, key_capacity;
+  JsonKey key_storage[128];
+} JsonScan;
+
+static const unsigned char json_space[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+/* Bytes that end the plain run of a string: the quote, the backslash, control characters. */
+static const unsigned char json_string_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, ['"'] = 1, ['\\'] = 1};
+
+/* Copy size bytes: most runs are short, and a 16-byte store is cheaper than memcpy's call. */
+static inline void copy_run(unsigned char *out, const unsigned char *from, Py_ssize_t size,
+                            const unsigned char *end) {
+#if defined(__SSE2__)
+  if (size <= 16 && end - from >= 16) {
+    _mm_storeu_si128((__m128i *)out, _mm_loadu_si128((const __m128i *)from));
+    return;
+  }
+#endif
+  memcpy(out, from, (size_t)size);
+}
+
+/* Past the space at p, if any; the bytes before it go to the compact copy. */
+static inline const unsigned char *skip_space(JsonScan *scan, const unsigned char *p) {
+  const unsigned char *end = scan->end;
+  if (p < end && json_space[*p]) {
+    copy_run(scan->out, scan->pending, p - scan->pending, end);
+    scan->out += p - scan->pending;
+    do p++;
+    while (p < end && json_space[*p]);
+    scan->pending = p;
+  }
+  return p;
+}
+
+/* Where p will be in the compact copy. */
+static inline Py_ssize_t compact_offset(const JsonScan *scan, const unsigned char *p) {
+  return (scan->out - scan->out_start) + (p - scan->pending);
+}
+
+static inline int hex_digit(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* The code unit of the four hex digits at p, or -1. */
+static inline long hex4(const unsigned char *p) {
+  int a = hex_digit(p[0]), b = hex_digit(p[1]), c = hex_digit(p[2]), d = hex_digit(p[3]);
+  if ((a | b | c | d) < 0) return -1;
+  return (long)(a << 12 | b << 8 | c << 4 | d);
+}
+
+/* Past the string whose opening quote p points after. Returns NULL when it is not a JSON
+ * string; *escaped tells whether it held an escape. */
+static const unsigned char *scan_string(const unsigned char *p, const unsigned char *end,
+                                        int *escaped) {
+  for (;;) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                  control = _mm_set1_epi8(0x1f);
+    while (end - p >= 16) {
+      __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+      __m128i stops = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)),
+          _mm_cmpeq_epi8(_mm_max_epu8(chunk, control), control)); /* chunk <= 0x1f */
+      int mask = _mm_movemask_epi8(stops);
+      if (mask) {
+        p += __builtin_ctz((unsigned)mask);
+        goto stop;
+      }
+      p += 16;
+    }
+#endif
+    while (p < end && !json_string_stop[*p]) p++;
+    if (p >= end) return NULL;
+#if defined(__SSE2__)
+  stop:
+#endif
+    if (*p == '"') return p + 1;
+    if (*p != '\\' || end - p < 2) return NULL; /* a control character, or a cut escape */
+    *escaped = 1;
+    switch (p[1]) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        p += 2;
+        continue;
+      case 'u': {
+        if (end - p < 6) return NULL;
+        long unit = hex4(p + 2);
+        if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return NULL;
+        if (unit >= 0xD800 && unit <= 0xDBFF) { /* only with its low half */
+          if (end - p < 12 || p[6] != '\\' || p[7] != 'u') return NULL;
+          long low = hex4(p + 8);
+          if (low < 0xDC00 || low > 0xDFFF) return NULL;
+          p += 6;
+        }
+        p += 6;
+        continue;
+      }
+      default:
+        return NULL;
+    }
+  }
+}
+
+/* Past the number at p, or NULL when it is not one this scan accepts. */
+static const unsigned char *scan_number(const unsigned char *p, const unsigned char *end) {
+  const unsigned char *digits;
+  if (*p == '-') p++;
+  if (p >= end) return NULL;
+  if (*p == '0') {
+    p++;
+  } else if (*p >= '1' && *p <= '9') {
+    digits = p;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+    if (p - digits > JSON_MAX_DIGITS) return NULL;
+  } else {
+    return NULL;
+  }
+  if (p < end && *p == '.') {
+    digits = ++p;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+    if (p == digits || p - digits > JSON_MAX_DIGITS) return NULL;
+  }
+  if (p < end && (*p | 0x20) == 'e') {
+    p++;
+    int negative = 0;
+    if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
+    digits = p;
+    long exponent = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+      if (exponent <= JSON_MAX_EXPONENT) exponent = exponent * 10 + (*p - '0');
+      p++;
+    }
+    if (p == digits || p - digits > JSON_MAX_DIGITS) return NULL;
+    if (!negative && exponent > JSON_MAX_EXPONENT) return NULL;
+  }
+  return p;
+}
+
+/* A new key of the innermost open object, from keys[first] on: 0 when it is there already or
+ * the object has too many. */
+static int add_key(JsonScan *scan, Py_ssize_t first, const unsigned char *start, Py_ssize_t size) {
+  /* The hash: the first 8 bytes, the last 8 and the size. */
+  uint64_t head = 0, tail = 0;
+  if (scan->end - start >= 8) {
+    memcpy(&head, start, 8);
+    if (size < 8) { /* keep the key's bytes only */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      head = size ? head >> (64 - size * 8) : 0;
+#else
+      head &= ((uint64_t)1 << (size * 8)) - 1;
+#endif
+    }
+  } else {
+    memcpy(&head, start, (size_t)(size < 8 ? size : 8));
+  }
+  if (size > 8) memcpy(&tail, start + size - 8, 8);
+  uint64_t hash = (head ^ (tail * 0x9E3779B97F4A7C15u)) + (uint64_t)size;
+  if (scan->key_count - first >= JSON_MAX_KEYS) return 0;
+  for (Py_ssize_t index = first; index < scan->key_count; index++) {
+    JsonKey *key = &scan->keys[index];
+    if (key->hash == hash && key->size == size && memcmp(key->start, start, (size_t)size) == 0)
+      return 0;
+  }
+  if (scan->key_count == scan->key_capacity) {
+    Py_ssize_t capacity = scan->key_capacity * 2;
+    JsonKey *keys = scan->keys == scan->key_storage ? PyMem_Malloc(capacity * sizeof(JsonKey))
+                                                    : PyMem_Realloc(scan->keys,
+                                                                    capacity * sizeof(JsonKey));
+    if (keys == NULL) return 0; /* refused: the caller's parse reports any memory error */
+    if (scan->keys == scan->key_storage) memcpy(keys, scan->keys, sizeof(scan->key_storage));
+    scan->keys = keys;
+    scan->key_capacity = capacity;
+  }
+  scan->keys[scan->key_count++] = (JsonKey){hash, start, size};
+  return 1;
+}
+
+typedef struct {
+  Py_ssize_t start, end; /* of the wanted element, in the output; -1 when there is none */
+  int kind;              /* of the text */
+} JsonShape;
+
+/* Scan text [p, end), writing its compact copy. Returns 1 when accepted. The kind of the value
+ * and, for an array, the span of its element number `wanted` go to *shape. */
+static int scan_text(JsonScan *scan, const unsigned char *p, Py_ssize_t wanted,
+                     JsonShape *shape) {
+  const unsigned char *end = scan->end;
+  unsigned char containers[JSON_MAX_DEPTH]; /* '{' or '[' per open container */
+  Py_ssize_t first_keys[JSON_MAX_DEPTH];     /* where each open object's keys start */
+  Py_ssize_t depth = 0, element = 0;
+  int escaped;
+  shape->start = shape->end = -1;
+
+  p = skip_space(scan, p);
+  if (p >= end) return 0;
+  shape->kind = *p == '{' ? JSON_OBJECT : *p == '[' ? JSON_ARRAY : JSON_OTHER;
+
+value:
+  if (p >= end) return 0;
+  if (depth == 1 && containers[0] == '[' && element++ == wanted)
+    shape->start = compact_offset(scan, p);
+  switch (*p) {
+    case '{':
+    case '[':
+      if (depth == JSON_MAX_DEPTH) return 0;
+      containers[depth] = *p;
+      first_keys[depth] = scan->key_count;
+      depth++;
+      p = skip_space(scan, p + 1);
+      if (p >= end) return 0;
+      if (*p == (containers[depth - 1] == '{' ? '}' : ']')) goto close;
+      if (containers[depth - 1] == '[') goto value;
+      goto key;
+    case '"':
+      escaped = 0;
+      p = scan_string(p + 1, end, &escaped);
+      if (p == NULL) return 0;
+      break;
+    case 't':
+      if (end - p < 4 || memcmp(p, "true", 4) != 0) return 0;
+      p += 4;
+      break;
+    case 'f':
+      if (end - p < 5 || memcmp(p, "false", 5) != 0) return 0;
+      p += 5;
+      break;
+    case 'n':
+      if (end - p < 4 || memcmp(p, "null", 4) != 0) return 0;
+      p += 4;
+      break;
+    default:
+      p = scan_number(p, end);
+      if (p == NULL) return 0;
+      break;
+  }
+
+next: /* after a value */
+  if (depth == 0) { /* the rest of the copy, then nothing but space */
+    copy_run(scan->out, scan->pending, p - scan->pending, end);
+    scan->out += p - scan->pending;
+    while (p < end && json_space[*p]) p++;
+    return p == end;
+  }
+  if (depth == 1 && shape->start >= 0 && shape->end < 0) shape->end = compact_offset(scan, p);
+  p = skip_space(scan, p);
+  if (p >= end) return 0;
+  if (*p == ',') {
+    p = skip_space(scan, p + 1);
+    if (containers[depth - 1] == '[') goto value;
+    goto key;
+  }
+  if (*p != (containers[depth - 1] == '{' ? '}' : ']')) return 0;
+
+close: /* *p closes the innermost container */
+  depth--;
+  scan->key_count = first_keys[depth];
+  p++;
+  goto next;
+
+key: /* in an object, after '{' or ',' and the space after them */
+  if (p >= end || *p != '"') return 0;
+  {
+    const unsigned char *start = p + 1;
+    escaped = 0;
+    p = scan_string(start, end, &escaped);
+    if (p == NULL || escaped) return 0;
+    if (!add_key(scan, first_keys[depth - 1], start, p - 1 - start)) return 0;
+  }
+  p = skip_space(scan, p);
+  if (p >= end || *p != ':') return 0;
+  p = skip_space(scan, p + 1);
+  goto value;
+}
+
+/* scan_json(text, element) -> None | (kind, compact, start, end, element_kind) */
+PyObject *scan_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  (void)module;
+  if (nargs != 2) return PyErr_Format(PyExc_TypeError, "scan_json() takes 2 arguments");
+  if (!PyUnicode_Check(args[0])) return PyErr_Format(PyExc_TypeError, "text must be a str");
+  Py_ssize_t wanted = PyLong_AsSsize_t(args[1]);
+  if (wanted == -1 && PyErr_Occurred()) return NULL;
+  Py_ssize_t size;
+  const char *text = PyUnicode_AsUTF8AndSize(args[0], &size);
+  if (text == NULL) { /* lone surrogates: no UTF-8 form */
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+    PyErr_Clear();
+    Py_RETURN_NONE;
+  }
+  /* Never more than the text: copy_run()'s 16-byte stores stay behind the bytes read. */
+  PyObject *compact = PyBytes_FromStringAndSize(NULL, size);
+  if (compact == NULL) return NULL;
+  unsigned char *out = (unsigned char *)PyBytes_AS_STRING(compact);
+  JsonScan scan = {.end = (const unsigned char *)text + size, .pending = (const unsigned char *)text,
+                   .out = out, .out_start = out, .key_count = 0, .key_capacity = 128};
+  scan.keys = scan.key_storage;
+  JsonShape shape;
+  int accepted = scan_text(&scan, (const unsigned char *)text, wanted, &shape);
+  if (scan.keys != scan.key_storage) PyMem_Free(scan.keys);
+  if (!accepted) {
+    Py_DECREF(compact);
+    Py_RETURN_NONE;
+  }
+  Py_ssize_t written = scan.out - out;
+  if (_PyBytes_Resize(&compact, written) < 0) return NULL;
+  out = (unsigned char *)PyBytes_AS_STRING(compact);
+  int kind = shape.kind;
+  if (kind == JSON_OBJECT && written == 2) kind = JSON_EMPTY_OBJECT;
+  if (kind == JSON_ARRAY && written == 2) kind = JSON_EMPTY_ARRAY;
+  int element_kind = -1;
+  if (shape.start >= 0) {
+    unsigned char first = out[shape.start];
+    int empty = shape.end - shape.start == 2;
+    element_kind = first == '{' ? (empty ? JSON_EMPTY_OBJECT : JSON_OBJECT)
+                   : first == '[' ? (empty ? JSON_EMPTY_ARRAY : JSON_ARRAY)
+                                  : JSON_OTHER;
+  }
+  return Py_BuildValue("(iNnni)", kind, compact, shape.start, shape.end, element_kind);
+}

@@ -1,0 +1,569 @@
+"""out_meta as JSON text: the frame's result kept as text (`_native.scan_json`, `JsonText`).
+
+The scanner against json.loads on a corpus and on random and mutated JSON, then the merged meta
+of text against the same content returned as Python objects, then real pipelines.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from empycustom._native import scan_json
+from empycustom.meta.merge import merge_result, merge_results
+from empycustom.meta.outmeta import JsonText, parse_out_meta, to_json
+
+OBJECT, ARRAY, EMPTY_OBJECT, EMPTY_ARRAY, SCALAR = 1, 2, 3, 4, 0
+
+
+def compacted(text: str) -> bytes:
+    """The text's UTF-8 without the whitespace between tokens (a plain reference)."""
+    out, in_string, escaped = [], False, False
+    for char in text:
+        if in_string:
+            out.append(char)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char not in " \t\n\r":
+            out.append(char)
+            in_string = char == '"'
+    return "".join(out).encode()
+
+
+def json_loads_or_none(text: str) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(text)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def check_accepted(text: str, element: int = 0) -> tuple[int, bytes, int, int, int]:
+    scanned = scan_json(text, element)
+    assert scanned is not None, text
+    kind, data, start, end, element_kind = scanned
+    assert data == compacted(text)
+    assert orjson.loads(data) == json.loads(text)
+    assert json.loads(data) == json.loads(text)
+    return scanned
+
+
+ACCEPTED = [
+    '{"a": 1}',
+    ' \t\n\r{ "a" : [ 1 , 2 , { } , [ ] ] , "b" : null } \n',
+    "[]",
+    "{}",
+    "[[], {}]",
+    "0",
+    "-0",
+    "-0.0",
+    "1e5",
+    "1E+2",
+    "1e-2",
+    "-1.25E-10",
+    "123456789012345678",  # 18 digits: a 64-bit integer
+    "-123456789012345678",
+    "0.123456789012345678",
+    "1e280",
+    "1e-400",  # underflows to 0.0 for every reader
+    "12345678e-999",
+    "true",
+    "false",
+    "null",
+    '"text"',
+    '""',
+    '"a \\" quote, a \\\\ backslash, \\/ \\b \\f \\n \\r \\t"',
+    '"\\u0000 \\u001f \\u00e9 \\uFFFF \\uD83D\\uDE00 \\ud83d\\ude00"',
+    '"é ü 中文 😀 \x7f"',
+    '{"é": 1, "中": 2, "😀": [3]}',
+    '{"a": {"a": {"a": 1}}, "b": {"a": 2}}',  # the same key in different objects
+    '{"a": 1, "ab": 2, "abcdefgh": 3, "abcdefghi": 4, "abcdefghX": 5, "Xbcdefghi": 6}',
+    '{"": 1, " ": 2}',
+    '["a b", "  ", "{\\"x\\": 1}"]',
+    '{"long": "' + "x" * 1000 + '", "z": "' + "y\\n" * 300 + '"}',
+    "[" * 512 + "]" * 512,
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(64)) + "}",
+    '[1, 2.5, "s", true, false, null, {"a": [1]}, [{"b": null}]]',
+]
+
+# Valid JSON refused: json.loads reads it differently from its compact text, or may (the full
+# parse decides, as before).
+REFUSED_VALID = [
+    '{"a": 1, "a": 2}',  # json.loads keeps the last
+    '{"x": {"b": 1, "c": 2, "b": 3}}',
+    '{"abcdefghijk": 1, "abcdefghijk": 2}',
+    '{"a": 1, "\\u0061": 2}',  # a key with an escape
+    '{"\\n": 1}',
+    '"\\ud800"',  # lone surrogates
+    '"\\udc00"',
+    '"\\ud800\\u0041"',
+    '"\\ud800 x"',
+    "1234567890123456789",  # 19 digits: beyond 64 bits json.loads is exact
+    "-1234567890123456789",
+    "0.1234567890123456789",
+    "1e0000000000000000001",
+    "1e281",
+    "1e400",  # infinity
+    "-1E+400",
+    "[" * 513 + "]" * 513,
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(65)) + "}",
+    "NaN",
+    "[Infinity]",
+    "-Infinity",
+]
+
+INVALID = [
+    "",
+    " ",
+    "[1,]",
+    "[,1]",
+    '{"a": 1,}',
+    '{"a" 1}',
+    '{"a": }',
+    "{1: 2}",
+    "{'a': 1}",
+    "[{'a': 1}]",
+    "['x']",
+    "[1 2]",
+    "[1] [2]",
+    "[1]x",
+    '"a',
+    '"a\\"',
+    '"a\tb"',  # control characters in strings
+    '"a\nb"',
+    '"\x00"',
+    '"\x1f"',
+    '"\\x41"',
+    '"\\u12"',
+    '"\\u12G4"',
+    '"\\',
+    "01",
+    "-01",
+    "00",
+    "1.",
+    ".5",
+    "+1",
+    "1e",
+    "1e+",
+    "-",
+    "--1",
+    "1.5.2",
+    "0x10",
+    "tru",
+    "True",
+    "nul",
+    "None",
+    "[",
+    "]",
+    "{",
+    '{"a": [1}',
+    "[1}",
+    '{"a": 1]',
+    "\ufeff[1]",  # a BOM
+    "[1]\x00",
+    "nan",
+    "inf",
+]
+
+
+class TestScanJson:
+    @pytest.mark.parametrize("text", ACCEPTED)
+    def test_accepted_and_compacted(self, text):
+        check_accepted(text)
+
+    @pytest.mark.parametrize("text", REFUSED_VALID)
+    def test_refused_where_compact_text_could_mean_something_else(self, text):
+        assert json_loads_or_none(text)[0]
+        assert scan_json(text, 0) is None
+
+    @pytest.mark.parametrize("text", INVALID)
+    def test_invalid_refused(self, text):
+        assert not json_loads_or_none(text)[0]
+        assert scan_json(text, 0) is None
+
+    def test_lone_surrogate_str_is_refused(self):
+        assert scan_json('["\ud800"]', 0) is None
+
+    @pytest.mark.parametrize(
+        ("text", "kind"),
+        [('{"a": 1}', OBJECT), ("[1]", ARRAY), (" { } ", EMPTY_OBJECT), ("[ ]", EMPTY_ARRAY),
+         ("1", SCALAR), ('"s"', SCALAR), ("null", SCALAR)],
+    )  # fmt: skip
+    def test_kinds(self, text, kind):
+        assert check_accepted(text)[0] == kind
+
+    def test_element_spans(self):
+        text = '[ {"a": 1} , [1, [2]], {}, [], 5, "x, y", null, {"b": {"c": "]"}} ]'
+        values = json.loads(text)
+        kinds = [OBJECT, ARRAY, EMPTY_OBJECT, EMPTY_ARRAY, SCALAR, SCALAR, SCALAR, OBJECT]
+        for index, (value, kind) in enumerate(zip(values, kinds, strict=True)):
+            _, data, start, end, element_kind = check_accepted(text, index)
+            assert json.loads(data[start:end]) == value
+            assert element_kind == kind
+            assert data[start - 1 : start] in (b"[", b",")
+            assert data[end : end + 1] in (b"]", b",")
+        assert check_accepted(text, len(values))[2:] == (-1, -1, -1)
+        assert check_accepted('{"a": [1, 2]}', 0)[2:] == (-1, -1, -1)  # not an array
+
+    def test_non_ascii_strs_of_every_width(self):
+        for text in ('[ "é" , 1 ]', '[ "中" , 1 ]', '[ "😀" , 1 ]', '{"a": "x中😀é"}'):
+            _, data, start, end, _ = check_accepted(text, 1 if text[0] == "[" else 0)
+            if text[0] == "[":
+                assert data[start:end] == b"1"
+
+    def test_keys_compare_whole(self):
+        # Keys that share their first and last 8 bytes and their size are still different.
+        check_accepted('{"abcdefgh_1_abcdefgh": 1, "abcdefgh_2_abcdefgh": 2}')
+        assert scan_json('{"abcdefgh_1_abcdefgh": 1, "abcdefgh_1_abcdefgh": 2}', 0) is None
+
+    def test_many_open_objects_with_keys(self):
+        # More keys open at once than the scanner's first key table holds.
+        text = "".join('{"a": 1, "b": 2, "c": ' for _ in range(100)) + "0" + "}" * 100
+        check_accepted(text)
+
+    def test_long_text(self):
+        detections = [
+            {"id": i, "label": "person", "score": 0.5, "box": [i % 640, i % 480, 32, 64]}
+            for i in range(2000)
+        ]
+        for text in (json.dumps({"detections": detections}), json.dumps(detections, indent=2)):
+            check_accepted(text)
+
+    def test_mutated_json_agrees_with_json_loads(self):
+        """Random edits of valid texts: what the scanner accepts, json.loads reads as the same
+        value as its compact text; what json.loads refuses, the scanner refuses."""
+        rng = random.Random(15)
+        alphabet = list(' \t\n{}[]:,"\\/0123456789-+.eEtrufalsn\x00\x1f\x7fé中😀') + [
+            "\\u", "\\ud800", "\\udc00", "\\u00e9", "true", "null", '"a"', "1e400",
+        ]  # fmt: skip
+        seeds = [text for text in ACCEPTED if len(text) < 200] + [
+            '[{"a": 1, "b": [true, false]}, {"c": "d\\"e"}, -1.5e-3]',
+            '{"x": {"y": [1, 2, {"z": null}]}, "w": "\\u00e9\\n"}',
+        ]
+        accepted = 0
+        for _ in range(20000):
+            text = rng.choice(seeds)
+            for _ in range(rng.randint(1, 3)):
+                where = rng.randint(0, len(text))
+                edit = rng.random()
+                if edit < 0.4:
+                    text = text[:where] + rng.choice(alphabet) + text[where:]
+                elif edit < 0.7:
+                    text = text[:where] + text[where + 1 :]
+                else:
+                    text = text[:where] + rng.choice(alphabet) + text[where + 1 :]
+            valid, value = json_loads_or_none(text)
+            scanned = scan_json(text, 0)
+            if scanned is None:
+                continue
+            assert valid, text
+            assert scanned[1] == compacted(text), text
+            assert orjson.loads(scanned[1]) == value, text
+            accepted += 1
+        assert accepted > 2000  # the edits left many texts valid
+
+
+# Random JSON, written with random spacing.
+_keys = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\'), max_size=12
+)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**18) + 1, max_value=10**18 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False, min_value=-1e250, max_value=1e250)
+    | st.text(st.characters(blacklist_categories=("Cs",)))
+)
+_values = st.recursive(
+    _scalars,
+    lambda children: st.lists(children, max_size=6) | st.dictionaries(_keys, children, max_size=6),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_values, indent=st.sampled_from([None, 0, 1, 3, "\t"]), ascii_only=st.booleans())
+def test_random_json_is_accepted_and_compacted(value, indent, ascii_only):
+    text = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
+    if has_escaped_key(value, ascii_only):  # refused: the full parse decides
+        assert scan_json(text, 0) is None
+        return
+    kind, data, *_ = check_accepted(text)
+    assert data == json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+
+
+def has_escaped_key(value: Any, ascii_only: bool) -> bool:
+    if isinstance(value, list):
+        return any(has_escaped_key(item, ascii_only) for item in value)
+    if isinstance(value, dict):
+        return any(
+            json.dumps(key, ensure_ascii=ascii_only)[1:-1] != key
+            or has_escaped_key(item, ascii_only)
+            for key, item in value.items()
+        )
+    return False
+
+
+# The merged meta: text against the same content as Python objects.
+
+
+def in_meta(objects: int, frame_result: Any = None, object_result: Any = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"frame_num": 3, "object": []}
+    for index in range(objects):
+        obj: dict[str, Any] = {"object_id": index, "params": {}}
+        if object_result is not None:
+            obj["emcustom"] = object_result
+        frame["object"].append(obj)
+    if frame_result is not None:
+        frame["emcustom"] = frame_result
+    return {"frame": [frame]}
+
+
+def merged_both_ways(text: str, objects: int, **upstream: Any) -> tuple[str, str, Any]:
+    """to_json of the merge of `text` kept as text, and parsed as before; the results."""
+    kept_meta, parsed_meta = in_meta(objects, **upstream), in_meta(objects, **upstream)
+    kept = parse_out_meta(text, "process_ip", kept_meta)
+    parsed = parse_out_meta(text, "process_ip")
+    if kept != []:
+        merge_results(kept_meta, kept)
+    if parsed != []:
+        merge_results(parsed_meta, parsed)
+    return to_json(kept_meta), to_json(parsed_meta), kept
+
+
+TEXTS = [
+    '{"detections": [{"id": 1, "label": "person", "score": 0.5}], "count": 1}',
+    '[{"a": 1}, {"frame": true, "n": [1, 2]}]',
+    '[{"a": 1}, {"b": 2}, {"c": 3}, {"frame": "x"}, {"beyond": 1}, 7]',
+    '[{"a": 1}, {}, [1, 2], {"frame": 0}]',
+    "[[1, 2], [3], {}]",
+    '[{"a": 1}, {"b": 2}]',
+    "[1, 2, 3, 4]",
+    '{"é": "ü 中 😀", "esc": "\\u00e9\\n\\"", "num": [1E+2, -0, 1.5e-3]}',
+    '[{"x": 1}, {"frame": {"nested": {"deep": [[]]}}}]',
+    "{}",
+    "[]",
+    "[{}]",
+    "[{}, {}, {}, {}]",
+    '{"a": 1, "a": 2}',  # refused: parsed as before
+    '[{"big": 123456789012345678901234567890}]',
+    "[{'python': 'literal'}]",
+]
+UPSTREAM = [
+    {},
+    {"frame_result": {"u": 1, "count": 0}},
+    {"frame_result": [9]},
+    {"frame_result": "text"},
+    {"object_result": {"o": 1}},
+    {"frame_result": {"u": 1}, "object_result": {"a": 0}},
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("objects", [0, 1, 3])
+@pytest.mark.parametrize("upstream", UPSTREAM, ids=lambda u: "-".join(u) or "none")
+def test_merged_meta_is_the_same_as_parsed(text, objects, upstream):
+    kept, parsed, results = merged_both_ways(text, objects, **upstream)
+    assert json.loads(kept) == json.loads(parsed)
+    assert compacted(kept) == kept.encode()  # compact JSON, as before
+    if text.isascii() and "E" not in text and "-0" not in text:  # the same spellings
+        assert kept == parsed
+
+
+@pytest.mark.parametrize("objects", [0, 1, 3])
+def test_the_frame_result_alone_is_kept_as_text(objects):
+    text = '[{"a": 1}, {"b": 2}, {"c": 3}, {"frame": [1, 2]}, {"beyond": 1}]'
+    results = parse_out_meta(text, "process_ip", in_meta(objects))
+    values = json.loads(text)
+    assert type(results) is list and len(results) == len(values)
+    for index, (result, value) in enumerate(zip(results, values, strict=True)):
+        if index == objects:
+            assert type(result) is JsonText and result.parse() == value
+        else:
+            assert result == value  # per-object results and those beyond: parsed
+    whole = parse_out_meta('{ "frame" : [1, 2] }', "process_ip", in_meta(objects))
+    assert type(whole) is JsonText and whole.data == b'{"frame":[1,2]}' and whole.is_object
+
+
+def test_without_in_meta_text_is_parsed():
+    assert parse_out_meta('{"a": 1}', "process") == {"a": 1}
+    assert parse_out_meta('[{"a": 1}]', "process") == [{"a": 1}]
+
+
+@pytest.mark.parametrize(
+    "broken", [{}, {"frame": []}, {"frame": [{}]}, {"frame": [{"object": 5}]}, {"frame": None}]
+)
+def test_a_broken_in_meta_parses_the_text(broken):
+    assert parse_out_meta('[{"a": 1}]', "process", broken) == [{"a": 1}]
+
+
+class TestMergeRules:
+    def test_an_object_text_over_a_dict_merges_key_by_key(self):
+        assert merge_result({"a": 1, "b": 1}, JsonText(b'{"b":2,"c":3}', True)) == {
+            "a": 1, "b": 2, "c": 3,
+        }  # fmt: skip
+
+    def test_text_replaces_anything_else(self):
+        for old, new in (
+            ({"a": 1}, JsonText(b"[1]", False)),
+            ([1], JsonText(b'{"b":2}', True)),
+            (5, JsonText(b'{"b":2}', True)),
+            (None, JsonText(b'{"b":2}', True)),
+        ):
+            assert merge_result(old, new) is new
+
+    def test_an_empty_frame_result_changes_nothing(self):
+        for text in ("{}", "[{}]", "[{}, {}]", " { } "):
+            kept, parsed, _ = merged_both_ways(text, 1, frame_result={"u": 1})
+            assert json.loads(kept)["frame"][0]["emcustom"] == {"u": 1}
+            assert kept == parsed
+
+
+class TestToJson:
+    def test_text_is_written_as_it_is(self):
+        meta = {"a": JsonText(b'{"x":[1,2.50,1E+2]}', True), "b": [JsonText(b"[1]", False)]}
+        assert to_json(meta) == '{"a":{"x":[1,2.50,1E+2]},"b":[[1]]}'
+
+    def test_the_stdlib_fallback_parses_text(self):
+        # An integer beyond 64 bits elsewhere: orjson refuses, json writes it.
+        meta = {"big": 2**70, "r": JsonText(b'{"x":"\\u00e9","n":[1,2]}', True), "f": 1.5}
+        assert json.loads(to_json(meta)) == {"big": 2**70, "r": {"x": "é", "n": [1, 2]}, "f": 1.5}
+        meta["nan"] = float("nan")  # and with a NaN to drop
+        assert json.loads(to_json(meta))["nan"] is None
+
+    def test_merged_meta_with_a_big_integer_result(self):
+        text = '[{"big": 123456789012345678901234567890}, {"frame": [1]}]'
+        kept, parsed, results = merged_both_ways(text, 1)
+        assert kept == parsed
+        assert json.loads(kept)["frame"][0]["object"][0]["emcustom"]["big"] == (
+            123456789012345678901234567890
+        )
+
+
+def test_compact_output_keeps_spaces_inside_strings():
+    kept, _, _ = merged_both_ways('{ "a b" : " c , d : [ ] " , "e" : [ 1 , 2 ] }', 0)
+    assert '"emcustom":{"a b":" c , d : [ ] ","e":[1,2]}' in kept
+    assert not re.search(r'[:,] ', kept.replace('" c , d : [ ] "', ""))
+
+
+# Real pipelines: the same content as text and as Python objects gives the same meta everywhere.
+
+RESULTS_LIB = """
+import json
+
+def results(in_meta, options):
+    objects = in_meta["frame"][0]["object"]
+    per_object = [
+        {"face": i, "label": "face", "confidence": 0.5, "note": "é 中 , : [ ]"}
+        for i, _ in enumerate(objects)
+    ]
+    frame = {
+        "faces": len(objects),
+        "detections": [{"id": i, "box": [i, 2 * i, 32, 64], "score": 0.25} for i in range(50)],
+        "text": 'a "quoted" é',
+    }
+    value = frame if options["shape"] == "dict" else per_object + [frame]
+    return json.dumps(value, indent=1) if options["as"] == "text" else value
+
+def process_ip(buffer, in_meta, options, events):
+    return results(in_meta, options)
+
+def process(buffer, in_meta, options, events):
+    return buffer, results(in_meta, options)
+"""
+FRAME_TEXT = json.dumps(  # the frame's result, as the merged meta holds it when kept as text
+    {
+        "faces": 3,
+        "detections": [{"id": i, "box": [i, 2 * i, 32, 64], "score": 0.25} for i in range(50)],
+        "text": 'a "quoted" é',
+    },
+    separators=(",", ":"),
+)
+
+
+def without_timestamps(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_timestamps(v) for k, v in value.items() if k != "timestamp"}
+    if isinstance(value, list):
+        return [without_timestamps(v) for v in value]
+    return value
+
+
+def run_results(pipeline, lib: str, extra: str, shape: str, kind: str) -> dict[str, Any]:
+    from pipeline import ASTRONAUT_FACES, faces_source
+
+    from empycustom.meta import custom_meta
+    from empycustom.meta import objects as roi_objects
+
+    texts: list[str] = []
+
+    def configure(pipe: Any) -> None:
+        element = pipe.get_by_name("e")
+        element.set_property("options", json.dumps({"shape": shape, "as": kind}))
+        element.connect("new-meta", lambda _e, text: texts.append(text))
+
+    result = pipeline(
+        f"{faces_source(ASTRONAUT_FACES, 2)} ! empycustom name=e custom-lib={lib} {extra} ! "
+        "appsink name=sink",
+        configure=configure,
+        keep_buffers=True,
+        timeout=60,
+    )
+    assert result.eos, result.error_texts
+    assert not result.warnings, result.warning_texts
+    assert len(result.frames) == 2 and len(texts) == 2
+    buffer_texts = [custom_meta.read_meta_json(frame.buffer) for frame in result.frames]
+    assert buffer_texts == texts
+    for text in texts:
+        assert compacted(text) == text.encode()
+    last = result.pipeline.get_by_name("e").get_property("last-meta")
+    assert last == texts[-1]
+    return {
+        "texts": texts,
+        "meta": [without_timestamps(json.loads(text)) for text in texts],
+        "frames": [without_timestamps(frame.meta) for frame in result.frames],
+        "rois": [
+            [o["params"].get("emcustom") for o in roi_objects.read_objects(frame.buffer, {})[0]]
+            for frame in result.frames
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "shape"),
+    [
+        ("in-place=true", "list"),
+        ("in-place=true", "dict"),
+        ("in-place=false", "list"),
+        ("in-place=false", "dict"),
+        ("in-place=true workers=2 worker-kind=thread", "list"),
+        ("in-place=true workers=2 worker-kind=process", "list"),
+        ("in-place=false workers=2 worker-kind=process", "dict"),
+    ],
+)
+def test_text_and_objects_give_the_same_meta(pipeline, write_library, extra, shape):
+    lib = write_library(RESULTS_LIB)
+    as_text = run_results(pipeline, lib, extra, shape, "text")
+    as_objects = run_results(pipeline, lib, extra, shape, "objects")
+    for key in ("meta", "frames", "rois"):
+        assert as_text[key] == as_objects[key], key
+    frame_meta = as_text["meta"][0]["frame"][0]
+    assert len(frame_meta["object"]) == 3  # the photograph's faces
+    assert frame_meta["emcustom"]["faces"] == 3
+    if shape == "list":
+        assert [r["face"] for r in as_text["rois"][0]] == [0, 1, 2]
+    # The frame's result went into the merged meta as the library's text, compacted.
+    for text in as_text["texts"]:
+        assert '"emcustom":' + FRAME_TEXT in text
+    for text in as_objects["texts"]:
+        assert FRAME_TEXT not in text  # orjson writes "é", json.dumps wrote "\u00e9"
