@@ -68,7 +68,17 @@ def count_rois(counts: list[int]):
     return configure
 
 
-@pytest.mark.parametrize("mode", ["in-place=true", "in-place=false"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "in-place=true",
+        "in-place=false",
+        "in-place=true workers=2",
+        # Made in worker processes, recorded there and written by the element.
+        "in-place=true workers=2 worker-kind=process",
+        "in-place=false workers=2 worker-kind=process",
+    ],
+)
 def test_objects_created_removed_and_parented_reach_downstream(
     pipeline, write_library, tmp_path, mode
 ) -> None:

@@ -33,7 +33,7 @@ from empycustom.library.workers import (
 )
 from empycustom.meta import analytics, custom_meta
 from empycustom.meta.chain import carry_from_buffer, results_to_write
-from empycustom.meta.editing import close_frame, open_frame
+from empycustom.meta.editing import apply_edits, close_frame, open_frame
 from empycustom.meta.inmeta import build_in_meta
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import read_objects, write_results
@@ -309,6 +309,9 @@ class Parallel:
         if isinstance(outcome, Returned):
             if outcome.left_open:
                 element._warn_forgotten_maps(element._state, name, outcome.left_open)
+            downstream = job.inbuf if job.outbuf is None else job.outbuf
+            if outcome.edits is not None:  # objects added or removed in a worker process
+                apply_edits(downstream, job.objects, job.rois, *outcome.edits)
             try:
                 results = parse_out_meta(outcome.out_meta, name, job.in_meta)
                 merge_results(job.in_meta, results)
@@ -322,7 +325,6 @@ class Parallel:
             state = element._state
             if state is not None:
                 state.last_meta = text
-            downstream = job.inbuf if job.outbuf is None else job.outbuf
             custom_meta.write_meta_json(downstream, text)
             write_results(job.rois, results_to_write(job.objects))
             analytics.write_results(downstream, job.objects, results)

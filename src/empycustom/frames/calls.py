@@ -29,6 +29,9 @@ class Returned:
     out_meta: Any
     passed_input: bool = False
     left_open: int = 0
+    # In a worker process: what add_object()/remove_object() recorded, and in_meta's objects
+    # after them (None: nothing was added or removed).
+    edits: tuple[list[tuple[Any, ...]], list[Any]] | None = None
 
 
 @dataclass(frozen=True)

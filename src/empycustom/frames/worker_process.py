@@ -1,13 +1,15 @@
 """Worker processes (`worker-kind=process`): the library runs in a process of its own.
 
-Each worker process is a fresh Python interpreter (`python -m empycustom.frames.worker_process
-FD`) that imports the library, runs its start() and stop(), and calls it on the frames it is
-sent. Frames travel through one shared-memory block per worker (a slot per frame of a batch,
-and as many again for output frames when not in place); in_meta, options, events and the
-results go through a socket as pickles. In the process each frame is a `Gst.Buffer` whose
-memory is the shared slot, so the library maps and writes it as usual: in place, what it writes
-is copied back into the element's buffer; not in place, its output frame is written into an
-output slot and copied into the output buffer.
+Each worker process is a fresh Python interpreter (`python -m empycustom.elements.worker_main
+FD`, see ENTRY) that imports the library, runs its start() and stop(), and calls it on the
+frames it is sent. Frames travel through one shared-memory block per worker (a slot per frame
+of a batch, and as many again for output frames when not in place); in_meta, options, events
+and the results go through a socket as pickles, and so do the objects add_object() and
+remove_object() create and remove there (recorded, made on the element's buffer when the frame
+comes back). In the process each frame is a `Gst.Buffer` whose memory is the shared slot, so
+the library maps and writes it as usual: in place, what it writes is copied back into the
+element's buffer; not in place, its output frame is written into an output slot and copied
+into the output buffer.
 
 `ProcessWorker` is the element's side: one per worker thread of the OrderedWorkers engine. A
 process that dies (a crash, os._exit) fails the frames it held with `Crashed` and is replaced
@@ -29,7 +31,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any
+from typing import Any, Protocol
 
 from empycustom import _native
 from empycustom.frames.calls import Dropped, Frames, Raised, Returned, call_library
@@ -53,6 +55,20 @@ class Spec:
     in_place: bool
     batch: bool
     options: dict[str, Any]
+
+
+class Editing(Protocol):
+    """add_object()/remove_object() in a worker process (meta.editing, a layer above): they
+    are recorded per frame and made on the buffer by the element."""
+
+    def record_edits(
+        self, in_meta: dict[str, Any], rois: list[int | None], label_ids: dict[str, int]
+    ) -> list[tuple[Any, ...]]: ...
+
+    def close_frame(self, in_meta: dict[str, Any]) -> None: ...
+
+
+ENTRY = "empycustom.elements.worker_main"  # `python -m ENTRY FD` runs main(argv, editing)
 
 
 class WorkerGone(Exception):
@@ -121,7 +137,7 @@ class ProcessWorker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.process = subprocess.Popen(
-            [_python(), "-m", "empycustom.frames.worker_process", str(child.fileno())],
+            [_python(), "-m", ENTRY, str(child.fileno())],
             pass_fds=[child.fileno()],
             env=env,
             close_fds=True,
@@ -235,8 +251,12 @@ class ProcessWorker:
         memory = self.shared.buf
         for index, job in enumerate(jobs):
             _copy_from_buffer(memory[index * self.slot : index * self.slot + sizes[index]], job)
-        frames = [(job.in_meta, size, job.inbuf.pts) for job, size in zip(jobs, sizes, strict=True)]
-        self._send(("run", first.layout, frames, first.settings.options, first.events))
+        frames = [
+            (job.in_meta, size, job.inbuf.pts, job.rois)
+            for job, size in zip(jobs, sizes, strict=True)
+        ]
+        options, label_ids = first.settings.options, first.settings.label_ids
+        self._send(("run", first.layout, frames, options, first.events, label_ids))
         reply = self._receive(None)
         outcomes = [_outcome(item) for item in reply[1]]
         output = len(jobs) * self.slot
@@ -332,7 +352,7 @@ def _copy_into_buffer(buffer: Gst.Buffer, source: memoryview) -> None:
 def _outcome(item: tuple) -> Any:
     kind = item[0]
     if kind == "returned":
-        return Returned(item[1], item[2], item[3])
+        return Returned(*item[1:])
     if kind == "dropped":
         return Dropped(item[1])
     return Raised(item[1], item[2], item[3])
@@ -382,7 +402,7 @@ def _attach(name: str) -> SharedMemory:
         return memory
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, editing: Editing) -> None:
     library = None
     spec: Spec | None = None
     shared: _Shared | None = None
@@ -406,7 +426,7 @@ def _serve(connection: Connection) -> None:
                 shared.close()
             shared = _Shared(message[1], message[2], message[3], spec.in_place)
         elif kind == "run":
-            replies = _run(library, spec, shared, *message[1:])
+            replies = _run(library, spec, shared, editing, *message[1:])
             try:
                 connection.send(("done", replies))
             except (pickle.PicklingError, TypeError, AttributeError) as error:
@@ -438,24 +458,34 @@ def _run(
     library: Any,
     spec: Spec,
     shared: _Shared,
+    editing: Editing,
     layout: FrameLayout,
-    frames: list[tuple[dict[str, Any], int, int]],
+    frames: list[tuple[dict[str, Any], int, int, list[int | None]]],
     options: dict[str, Any],
     events: dict[str, Any],
+    label_ids: dict[str, int],
 ) -> list[tuple]:
-    buffers = [shared.buffer(i, size, pts) for i, (_meta, size, pts) in enumerate(frames)]
+    buffers = [shared.buffer(i, size, pts) for i, (_meta, size, pts, _rois) in enumerate(frames)]
     outbufs = (
         [None] * len(frames)
         if spec.in_place
         else [shared.output_buffer(i, layout.size) for i in range(len(frames))]
     )
-    metas = [meta for meta, _size, _pts in frames]
+    metas = [meta for meta, _size, _pts, _rois in frames]
+    edits = [editing.record_edits(meta, rois, label_ids) for meta, _size, _pts, rois in frames]
     frames_in = Frames(buffers, outbufs, metas, layout, options, events)
-    outcomes = call_library(library, spec.in_place, spec.batch, frames_in)
+    try:
+        outcomes = call_library(library, spec.in_place, spec.batch, frames_in)
+    finally:
+        for meta in metas:
+            editing.close_frame(meta)
     replies = []
-    for outcome in outcomes:
+    for outcome, meta, edited in zip(outcomes, metas, edits, strict=True):
         if isinstance(outcome, Returned):
-            replies.append(("returned", outcome.out_meta, outcome.passed_input, outcome.left_open))
+            changes = (edited, meta["frame"][0]["object"]) if edited else None
+            replies.append(
+                ("returned", outcome.out_meta, outcome.passed_input, outcome.left_open, changes)
+            )
         elif isinstance(outcome, Dropped):
             replies.append(("dropped", outcome.left_open))
         else:
@@ -479,11 +509,7 @@ def _picklable(replies: list[tuple], path: str, error: BaseException) -> list[tu
     return safe
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], editing: Editing) -> None:
     # Ctrl-C goes to the whole process group: the element ends its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _serve(Connection(socket.socket(fileno=int(argv[1]))))
-
-
-if __name__ == "__main__":
-    main(sys.argv)
+    _serve(Connection(socket.socket(fileno=int(argv[1]))), editing)

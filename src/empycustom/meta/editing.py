@@ -23,14 +23,20 @@ MAX_INT32 = 2**31 - 1
 NO_ID = 0  # GStreamer's default ROI id and parent_id: no id, no parent
 
 
+# In a worker process, the ROI meta of an object add_object() created: the element writes the
+# real one when the frame comes back (apply_edits).
+RECORDED = -1
+
+
 class _OpenFrame(NamedTuple):
     in_meta: dict[str, Any]
-    buffer: Gst.Buffer
+    buffer: Gst.Buffer | None
     rois: list[int | None]
     label_ids: dict[str, int]
+    edits: list[tuple[Any, ...]] | None = None  # recording (a worker process): no buffer
 
 
-# id(in_meta) -> (in_meta, buffer, rois, label_ids): a plain tuple, made for every buffer.
+# id(in_meta) -> (in_meta, buffer, rois, label_ids[, edits]): a plain tuple, made per buffer.
 _open_frames: dict[int, tuple[Any, ...]] = {}
 
 
@@ -46,6 +52,40 @@ def open_frame(
     to date, so the element writes each result onto the right ROI afterwards.
     """
     _open_frames[id(in_meta)] = (in_meta, buffer, rois, label_ids)
+
+
+def record_edits(
+    in_meta: dict[str, Any], rois: list[int | None], label_ids: dict[str, int]
+) -> list[tuple[Any, ...]]:
+    """In a worker process, where the buffer's metas are not: let add_object()/remove_object()
+    work on in_meta until close_frame(), and return the list in which what they would change on
+    the buffer is recorded, in order, for `apply_edits` in the element. `rois`: the element's
+    (only whether each object has a ROI meta matters here)."""
+    edits: list[tuple[Any, ...]] = []
+    _open_frames[id(in_meta)] = (in_meta, None, list(rois), label_ids, edits)
+    return edits
+
+
+def apply_edits(
+    buffer: Gst.Buffer,
+    objects: list[Any],
+    rois: list[int | None],
+    edits: list[tuple[Any, ...]],
+    edited_objects: list[Any],
+) -> None:
+    """In the element: make on `buffer` the changes `record_edits` recorded in a worker process,
+    in order, keeping `rois` in step; `objects` (in_meta's list) becomes the worker's
+    `edited_objects`."""
+    for edit in edits:
+        kind, index = edit[0], edit[1]
+        if kind == "add":
+            rois.extend([None] * (index - len(rois)))  # objects the library appended by hand
+            rois.append(write_object_metas(buffer, edit[2]))
+        elif kind == "id":
+            roi_metas.set_roi_id(rois[index], edit[2])
+        else:  # "remove"
+            _remove_metas(buffer, rois, index, edit[2])
+    objects[:] = edited_objects
 
 
 def close_frame(in_meta: dict[str, Any]) -> None:
@@ -77,7 +117,7 @@ def add_object(
     objects = frame.in_meta["frame"][0]["object"]
     rois = frame.rois
     rois.extend([None] * (len(objects) - len(rois)))  # objects the library appended by hand
-    parent_id = NO_ID if parent is None else _parent_id(frame.buffer, objects, rois, parent)
+    parent_id = NO_ID if parent is None else _parent_id(frame, objects, parent)
     detection: dict[str, Any] = {}
     if class_id is not None:
         detection["label_id"] = class_id
@@ -93,7 +133,11 @@ def add_object(
         "rect_params": {"left": left, "top": top, "width": width, "height": height},
         "params": {DETECTION_PARAM: detection} if detection else {},
     }  # fmt: skip
-    rois.append(write_object_metas(frame.buffer, obj))
+    if frame.edits is None:
+        rois.append(write_object_metas(frame.buffer, obj))
+    else:
+        frame.edits.append(("add", len(objects), obj))
+        rois.append(RECORDED)
     objects.append(obj)
     return obj
 
@@ -109,14 +153,22 @@ def remove_object(in_meta: dict[str, Any], obj: dict[str, Any]) -> None:
             "remove_object(): obj is not an object of this in_meta's frame (pass one of "
             'in_meta["frame"][0]["object"] or what add_object() returned)'
         )
-    rois = frame.rois
+    if frame.edits is None:
+        _remove_metas(frame.buffer, frame.rois, index, obj)
+    else:
+        frame.edits.append(("remove", index, obj))
+        if index < len(frame.rois):
+            del frame.rois[index]
+    del objects[index]
+
+
+def _remove_metas(buffer: Gst.Buffer, rois: list[int | None], index: int, obj: Any) -> None:
     roi = rois[index] if index < len(rois) else None
     if roi is not None:
-        roi_metas.remove_meta(_writable(frame.buffer), roi)
+        roi_metas.remove_meta(_writable(buffer), roi)
     if index < len(rois):
         del rois[index]
-    analytics.remove_object(frame.buffer, obj)  # its entry, where GStreamer has GstAnalytics
-    del objects[index]
+    analytics.remove_object(buffer, obj)  # its entry, where GStreamer has GstAnalytics
 
 
 def write_object_metas(buffer: Gst.Buffer, obj: dict[str, Any]) -> int:
@@ -234,7 +286,7 @@ def _new_id(objects: list[Any]) -> int:
     return max([NO_ID, *(i for i in ids if isinstance(i, int))]) + 1
 
 
-def _parent_id(buffer: Gst.Buffer, objects: list[Any], rois: list[int | None], parent: Any) -> int:
+def _parent_id(frame: _OpenFrame, objects: list[Any], parent: Any) -> int:
     """The parent's object_id; one it shares with another object (detectors such as facedetect
     give every ROI id 0), or 0, which means "no parent", is first replaced by a new one."""
     index = _index(objects, parent)
@@ -247,10 +299,13 @@ def _parent_id(buffer: Gst.Buffer, objects: list[Any], rois: list[int | None], p
     shared = sum(1 for o in objects if isinstance(o, dict) and o.get("object_id") == parent_id)
     if isinstance(parent_id, int) and parent_id != NO_ID and shared == 1:
         return parent_id
-    if rois[index] is None:
+    if frame.rois[index] is None:
         raise ValueError("add_object(): parent has no ROI meta to give a unique id to")
     parent_id = _new_id(objects)
-    _writable(buffer)
-    roi_metas.set_roi_id(rois[index], parent_id)
+    if frame.edits is None:
+        _writable(frame.buffer)
+        roi_metas.set_roi_id(frame.rois[index], parent_id)
+    else:
+        frame.edits.append(("id", index, parent_id))
     parent["object_id"] = parent_id
     return parent_id
