@@ -210,3 +210,44 @@ def test_only_while_a_frame_is_open() -> None:
         editing.close_frame(in_meta)
     with pytest.raises(ValueError, match="needs the in_meta"):
         empycustom.add_object(in_meta, "x", (0, 0, 1, 1))
+
+
+# process_batch(): each frame's entry of in_meta["frame"] stands for that frame's in_meta.
+BATCH_EDITING_LIB = """
+import empycustom
+
+def process_batch(buffers, in_meta, options, events):
+    results = []
+    for frame in in_meta["frame"]:
+        faces = frame["object"]
+        empycustom.remove_object(frame, faces[2])
+        empycustom.add_object(frame, "hat", (1, 2, 3, 4), parent=faces[0])
+        results.append([{"n": i} for i in range(len(frame["object"]))])
+    return [result + [{"batch": len(buffers)}] for result in results]
+"""
+
+
+@pytest.mark.parametrize(
+    "settings", ["batch-size=2", "batch-size=2 workers=2 worker-kind=process"]
+)
+def test_objects_created_and_removed_in_batches(pipeline, write_library, settings) -> None:
+    lib = write_library(BATCH_EDITING_LIB)
+    counts: list[int] = []
+    result = pipeline(
+        f"{faces_source(ASTRONAUT_FACES, 4)} ! empycustom name=e custom-lib={lib} in-place=true "
+        f"{settings} ! aimeta name=m ! appsink name=sink",
+        configure=count_rois(counts),
+        keep_buffers=True,
+    )
+    assert result.eos, result.error_texts
+    assert counts == [3, 3, 3, 3]  # 3 faces - 1 + the hat
+    for frame in result.frames:
+        got = frame.meta["frame"][0]["object"]
+        assert [o["obj_label"] for o in got] == ["face", "face", "hat"]
+        assert got[2]["parent_id"] == got[0]["object_id"] != 0
+        assert [o["emcustom"] for o in got] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert frame.meta["frame"][0]["emcustom"] == {"batch": 2}
+        rois, _ = objects.read_objects(frame.buffer, {})
+        assert [(o["obj_label"], o["object_id"], o["parent_id"]) for o in rois] == [
+            (o["obj_label"], o["object_id"], o["parent_id"]) for o in got
+        ]

@@ -264,6 +264,32 @@ def test_worker_process_killed_mid_stream(write_library, policy):
     assert len(pids) == 3  # two workers, one of them replaced
 
 
+def test_a_worker_process_that_dies_between_frames_is_reported(write_library):
+    # Frame 3's worker ends 10 ms after returning it; its next frame comes 100 ms later.
+    lib = write_library(
+        """
+import os, threading, time
+
+def process_ip(buffer, in_meta, options, events):
+    n = in_meta["frame"][0]["frame_num"]
+    if n == 3:
+        threading.Thread(target=lambda: (time.sleep(0.01), os._exit(3))).start()
+    return {"n": n, "pid": os.getpid()}
+"""
+    )
+    result = run_pipeline(
+        f"videotestsrc is-live=true num-buffers=12 ! {SMALL},framerate=20/1 ! "
+        f"empycustom name=e custom-lib={lib} in-place=true workers=2 worker-kind=process "
+        "on-error=warn ! appsink name=sink",
+        timeout=60,
+    )
+    assert result.eos, result.error_texts
+    assert [f.meta["frame"][0]["emcustom"]["n"] for f in result.frames] == list(range(12))
+    (warning,) = result.warnings
+    assert "died (exit status 3) between frames; it was replaced by a new one" in warning[0]
+    assert len({f.meta["frame"][0]["emcustom"]["pid"] for f in result.frames}) == 3
+
+
 def test_a_worker_process_killed_from_outside(write_library):
     lib = write_library(
         """

@@ -216,7 +216,7 @@ class Parallel:
         in_meta = build_in_meta(frame_num, pts, layout.for_buffer(buffer), objects)
         carry_from_buffer(in_meta, downstream)  # results written upstream
         if self.kind == "thread":
-            open_frame(in_meta, downstream, rois, settings.label_ids)  # for add_object()
+            open_frame(in_meta, downstream, rois, settings.label_ids, self.batch)  # add_object
         job = FrameJob(
             buffer, outbuf, in_meta, objects, rois, settings, events, state.library, layout
         )
@@ -305,7 +305,7 @@ class Parallel:
         outcome = item.outcome
         settings = job.settings
         name = required_function(settings.in_place, self.batch)
-        close_frame(job.in_meta)
+        close_frame(job.in_meta, self.batch)
         if isinstance(outcome, Returned):
             if outcome.left_open:
                 element._warn_forgotten_maps(element._state, name, outcome.left_open)
@@ -386,7 +386,12 @@ def start_processes(
     """Start the worker processes, each loading the library and running its start();
     None (after an error message) when one of them fails."""
     spec = Spec(settings.custom_lib, settings.in_place, settings.batch_size > 1, options)
-    workers = [ProcessWorker(spec, index, PROCESS_START_S) for index in range(settings.workers)]
+    def warn(text: str) -> None:
+        report_warning(element, category, text)
+
+    workers = [
+        ProcessWorker(spec, index, PROCESS_START_S, warn) for index in range(settings.workers)
+    ]
     try:
         for worker in workers:
             worker.launch()

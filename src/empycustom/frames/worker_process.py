@@ -29,6 +29,7 @@ import struct
 import subprocess
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any, Protocol
@@ -62,10 +63,14 @@ class Editing(Protocol):
     are recorded per frame and made on the buffer by the element."""
 
     def record_edits(
-        self, in_meta: dict[str, Any], rois: list[int | None], label_ids: dict[str, int]
+        self,
+        in_meta: dict[str, Any],
+        rois: list[int | None],
+        label_ids: dict[str, int],
+        batch: bool,
     ) -> list[tuple[Any, ...]]: ...
 
-    def close_frame(self, in_meta: dict[str, Any]) -> None: ...
+    def close_frame(self, in_meta: dict[str, Any], batch: bool = False) -> None: ...
 
 
 ENTRY = "empycustom.elements.worker_main"  # `python -m ENTRY FD` runs main(argv, editing)
@@ -118,10 +123,17 @@ class Connection:
 class ProcessWorker:
     """One worker process and its shared memory, driven from one worker thread."""
 
-    def __init__(self, spec: Spec, index: int, start_timeout_s: float | None) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        index: int,
+        start_timeout_s: float | None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.spec = spec
         self.index = index
         self.start_timeout_s = start_timeout_s
+        self.warn = warn  # reports a process that died between frames (no frame failed)
         self.process: subprocess.Popen | None = None
         self.connection: Connection | None = None
         self.shared: SharedMemory | None = None
@@ -215,9 +227,18 @@ class ProcessWorker:
 
     def run(self, jobs: list[Any]) -> list[Any]:
         if self.connection is None or self.process is None or self.process.poll() is not None:
+            died = None
+            if self.process is not None and self.process.poll() is not None:
+                died = (
+                    f"worker process {self.index} (pid {self.process.pid}) of custom-lib "
+                    f"'{self.spec.path}' {_exit_text(self.process)} between frames"
+                )
             failure = self._replace()
             if failure is not None:
-                return [Crashed(failure)] * len(jobs)
+                text = failure if died is None else f"{died}; it could not be replaced: {failure}"
+                return [Crashed(text)] * len(jobs)
+            if died is not None and self.warn is not None:
+                self.warn(f"{died}; it was replaced by a new one")
         try:
             return self._run(jobs)
         except WorkerGone as gone:
@@ -472,13 +493,16 @@ def _run(
         else [shared.output_buffer(i, layout.size) for i in range(len(frames))]
     )
     metas = [meta for meta, _size, _pts, _rois in frames]
-    edits = [editing.record_edits(meta, rois, label_ids) for meta, _size, _pts, rois in frames]
+    edits = [
+        editing.record_edits(meta, rois, label_ids, spec.batch)
+        for meta, _size, _pts, rois in frames
+    ]
     frames_in = Frames(buffers, outbufs, metas, layout, options, events)
     try:
         outcomes = call_library(library, spec.in_place, spec.batch, frames_in)
     finally:
         for meta in metas:
-            editing.close_frame(meta)
+            editing.close_frame(meta, spec.batch)
     replies = []
     for outcome, meta, edited in zip(outcomes, metas, edits, strict=True):
         if isinstance(outcome, Returned):

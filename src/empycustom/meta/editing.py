@@ -45,24 +45,33 @@ def open_frame(
     buffer: Gst.Buffer,
     rois: list[int | None],
     label_ids: dict[str, int],
+    batch: bool = False,
 ) -> None:
     """Let add_object()/remove_object() change `buffer` through `in_meta` until close_frame().
 
     `rois` holds the ROI meta address of each in_meta object (None: no ROI meta) and is kept up
-    to date, so the element writes each result onto the right ROI afterwards.
+    to date, so the element writes each result onto the right ROI afterwards. `batch`: the
+    frame's entry, `in_meta["frame"][0]`, which process_batch() gets in its in_meta's "frame"
+    list, stands for in_meta too.
     """
-    _open_frames[id(in_meta)] = (in_meta, buffer, rois, label_ids)
+    frame = (in_meta, buffer, rois, label_ids)
+    _open_frames[id(in_meta)] = frame
+    if batch:
+        _open_frames[id(in_meta["frame"][0])] = frame
 
 
 def record_edits(
-    in_meta: dict[str, Any], rois: list[int | None], label_ids: dict[str, int]
+    in_meta: dict[str, Any], rois: list[int | None], label_ids: dict[str, int], batch: bool
 ) -> list[tuple[Any, ...]]:
     """In a worker process, where the buffer's metas are not: let add_object()/remove_object()
     work on in_meta until close_frame(), and return the list in which what they would change on
     the buffer is recorded, in order, for `apply_edits` in the element. `rois`: the element's
-    (only whether each object has a ROI meta matters here)."""
+    (only whether each object has a ROI meta matters here); `batch` as for open_frame()."""
     edits: list[tuple[Any, ...]] = []
-    _open_frames[id(in_meta)] = (in_meta, None, list(rois), label_ids, edits)
+    frame = (in_meta, None, list(rois), label_ids, edits)
+    _open_frames[id(in_meta)] = frame
+    if batch:
+        _open_frames[id(in_meta["frame"][0])] = frame
     return edits
 
 
@@ -88,8 +97,10 @@ def apply_edits(
     objects[:] = edited_objects
 
 
-def close_frame(in_meta: dict[str, Any]) -> None:
+def close_frame(in_meta: dict[str, Any], batch: bool = False) -> None:
     _open_frames.pop(id(in_meta), None)
+    if batch:
+        _open_frames.pop(id(in_meta["frame"][0]), None)
 
 
 def add_object(
@@ -109,7 +120,7 @@ def add_object(
     result list covers it. It gets an object_id no other object of the frame has; `parent` (an
     object of this frame) becomes its parent_id. ValueError for bad arguments.
     """
-    frame = _open(in_meta, "add_object")
+    frame = _opened(in_meta, "add_object")
     label = _label(label)
     left, top, width, height = _box(box)
     confidence = _number(confidence, "confidence")
@@ -145,7 +156,7 @@ def add_object(
 def remove_object(in_meta: dict[str, Any], obj: dict[str, Any]) -> None:
     """Remove an object of the frame being processed: from in_meta's object list and, with its
     ROI meta, from the buffer going downstream. ValueError if it is not one of this frame."""
-    frame = _open(in_meta, "remove_object")
+    frame = _opened(in_meta, "remove_object")
     objects = frame.in_meta["frame"][0]["object"]
     index = _index(objects, obj)
     if index is None:
@@ -196,12 +207,13 @@ def write_object_metas(buffer: Gst.Buffer, obj: dict[str, Any]) -> int:
     return roi
 
 
-def _open(in_meta: Any, function: str) -> _OpenFrame:
+def _opened(in_meta: Any, function: str) -> _OpenFrame:
     frame = _open_frames.get(id(in_meta))
-    if frame is None or frame[0] is not in_meta:
+    if frame is None or (frame[0] is not in_meta and frame[0]["frame"][0] is not in_meta):
         raise ValueError(
             f"{function}() needs the in_meta of the frame being processed: call it from "
-            "process_ip()/process() with the in_meta they were given, before they return"
+            "process_ip()/process() with the in_meta they were given (in process_batch(), "
+            'with the frame\'s entry in_meta["frame"][i]), before they return'
         )
     return _OpenFrame(*frame)
 
