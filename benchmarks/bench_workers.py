@@ -42,13 +42,15 @@ _local = threading.local()
 
 def process_ip(buffer, in_meta, options, events):
     with empycustom.frame(buffer, in_meta, writable=True) as view:
-        # Compute-bound numpy work on a part of the frame (a 256 K-element float block, a
+        # Compute-bound numpy work on a part of the frame (a 64 K-element float block, a
         # fraction of a ms per call): numpy releases the GIL for each call, as OpenCV would.
+        # Source and result (512 kB) fit in a core's own 1 MB L2 cache: the work measures the
+        # element, not how two cores share the L3 cache and memory.
         block = getattr(_local, "block", None)
         if block is None:
-            block = _local.block = np.empty(262144, np.float32), np.empty(262144, np.float32)
+            block = _local.block = np.empty(65536, np.float32), np.empty(65536, np.float32)
         source, result = block
-        source[:] = view[:256, :1024, 0].ravel()
+        source[:] = view[:64, :1024, 0].ravel()
         for _ in range(options["rounds"]):
             np.sin(source, out=result)
         total = int(np.count_nonzero(result > 0))
@@ -159,38 +161,88 @@ def run_child(
 
 
 def _child(case: str, workers: int, rounds: int, frames: int, library: str, live: int) -> dict:
-    command = [sys.executable, __file__, "--child", case, str(workers), str(rounds), str(frames),
-               library, str(live)]  # fmt: skip
+    return _run_json([sys.executable, __file__, "--child", case, str(workers), str(rounds),
+                      str(frames), library, str(live)])  # fmt: skip
+
+
+def _ceiling_child(case: str, rounds: int, frames: int, library: str) -> dict:
+    return _run_json(
+        [sys.executable, __file__, "--ceiling", case, str(rounds), str(frames), library]
+    )
+
+
+def _run_json(command: list[str]) -> dict:
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def calibrate(case: str, library_path: str) -> int:
-    """Rounds of the library's loop that take about the case's work_ms."""
+def _bare_call(case: str, library_path: str):
+    """The case's library loaded outside any pipeline, and a function making a frame for it:
+    (process_ip, make_frame() -> (buffer, in_meta))."""
     import importlib.util
 
     import numpy as np
 
     from empycustom.gst.runtime import Gst
 
-    spec = importlib.util.spec_from_file_location("calibrated", library_path)
+    spec = importlib.util.spec_from_file_location("bare", library_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     caps = CASES[case]["caps"]
     width = int(caps.split("width=")[1].split(",")[0])
     height = int(caps.split("height=")[1].split(",")[0])
-    buffer = Gst.Buffer.new_wrapped(np.zeros((height, width, 4), np.uint8).tobytes())
-    in_meta = {"frame": [{"frame_num": 0, "format": "RGBA", "width": width, "height": height,
-                          "planes": [{"stride": width * 4, "offset": 0}]}]}  # fmt: skip
+
+    def make_frame():
+        buffer = Gst.Buffer.new_wrapped(np.zeros((height, width, 4), np.uint8).tobytes())
+        plane = {"stride": width * 4, "offset": 0}
+        frame = {"frame_num": 0, "format": "RGBA", "width": width, "height": height,
+                 "planes": [plane]}  # fmt: skip
+        in_meta = {"frame": [frame]}
+        return buffer, in_meta
+
+    return module.process_ip, make_frame
+
+
+def run_ceiling(case: str, rounds: int, frames: int, library_path: str) -> dict:
+    """What the machine allows, without GStreamer: frames per second of the library called
+    on `frames` frames in one Python thread, then in two threads taking half each."""
+    import threading
+
+    process_ip, make_frame = _bare_call(case, library_path)
+    options = {"rounds": rounds}
+
+    def work(count: int) -> None:
+        buffer, in_meta = make_frame()
+        for _ in range(count):
+            process_ip(buffer, in_meta, options, {})
+
+    work(2)  # warm-up
+    began = time.perf_counter()
+    work(frames)
+    one = frames / (time.perf_counter() - began)
+    threads = [threading.Thread(target=work, args=(frames // 2,)) for _ in range(2)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    two = 2 * (frames // 2) / (time.perf_counter() - began)
+    return {"fps": {1: one, 2: two}}
+
+
+def calibrate(case: str, library_path: str) -> int:
+    """Rounds of the library's loop that take about the case's work_ms."""
+    process_ip, make_frame = _bare_call(case, library_path)
+    buffer, in_meta = make_frame()
 
     def cost(rounds: int) -> float:
         # The fastest of 9 calls: on a loaded machine the others include waiting for a CPU.
         samples = []
         for _ in range(9):
             began = time.perf_counter()
-            module.process_ip(buffer, in_meta, {"rounds": rounds}, {})
+            process_ip(buffer, in_meta, {"rounds": rounds}, {})
             samples.append(time.perf_counter() - began)
         return min(samples) * 1000
 
@@ -209,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--child", nargs=6, metavar=("CASE", "WORKERS", "ROUNDS", "FRAMES", "LIB", "LIVE_FPS")
     )
+    parser.add_argument("--ceiling", nargs=4, metavar=("CASE", "ROUNDS", "FRAMES", "LIB"))
     args = parser.parse_args(argv)
+    if args.ceiling:
+        case, rounds, frames, library = args.ceiling
+        print(json.dumps(run_ceiling(case, int(rounds), int(frames), library)))
+        return 0
     if args.child:
         case, workers, rounds, frames, library, live = args.child
         result = run_child(case, int(workers), int(rounds), int(frames), library, int(live))
@@ -227,9 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         rounds = calibrate(case, library)
         frames = max(40, int(spec["frames"] * args.frames_scale))
         runs: dict[int, list[dict]] = {1: [], 2: []}
+        ceilings: list[float] = []  # the machine's, for threads: the library in plain threads
         for _ in range(args.reps):
             for workers in (1, 2):
                 runs[workers].append(_child(case, workers, rounds, frames, library, 0))
+            if spec["kind"] == "thread":
+                bare = _ceiling_child(case, rounds, frames, library)["fps"]
+                ceilings.append(bare["2"] / bare["1"])
         fps = {w: statistics.median(r["fps"] for r in runs[w]) for w in runs}
         # Latency with a live source that workers=1 keeps up with (60% of its rate): the time
         # a frame spends in the element, without the queueing of a source that runs ahead.
@@ -245,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "live_fps": live_fps, "live_runs": live,
                                  "latency_ms": latency, "added_latency_ms": added,
                                  "frame_time_ms_at_2": frame_time_ms,
-                                 "identical": identical}  # fmt: skip
+                                 "identical": identical,
+                                 "ceiling_runs": ceilings}  # fmt: skip
         each = {w: ", ".join(f"{r['fps']:.1f}" for r in runs[w]) for w in runs}
         print(
             f"{case:8} work {spec['work_ms']:.0f} ms/frame ({rounds} rounds), {spec['caps']}: "
@@ -258,6 +320,19 @@ def main(argv: list[str] | None = None) -> int:
             f"workers=2 {latency[2]:.1f} ms, added {added:.1f} ms; frame time at N=2 "
             f"{frame_time_ms:.1f} ms"
         )
+        if ceilings:
+            ceiling = statistics.median(ceilings)
+            report["cases"][case]["ceiling"] = ceiling
+            share = (
+                f"workers=2 reaches {(ratio - 1) / (ceiling - 1):.0%} of the speed-up it allows"
+                if ceiling > 1.05
+                else "two threads got no second core: the machine was busy"
+            )
+            print(
+                f"{'':8} the machine's ceiling for this work (the library in 1 and 2 plain "
+                f"Python threads, no GStreamer): {ceiling:.2f}x (runs: "
+                f"{', '.join(f'{c:.2f}' for c in ceilings)}); {share}"
+            )
         checks = [
             (ratio >= spec["target"], f"{case}: workers=2 at least {spec['target']}x workers=1"),
             (added <= frame_time_ms, f"{case}: latency added at N=2 at most one frame time"),
