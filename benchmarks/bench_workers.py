@@ -101,6 +101,7 @@ def run_child(
     at that rate instead of one as fast as the element takes frames."""
     import empycustom
     from empycustom.gst.runtime import Gst
+    from empycustom.meta.custom_meta import read_meta_json
 
     empycustom.register()
     spec = CASES[case]
@@ -125,17 +126,15 @@ def run_child(
         entered[info.get_buffer().pts] = time.perf_counter()
         return Gst.PadProbeReturn.OK
 
+    outputs: list[tuple[str, bytes]] = []  # digested after the run, not in its threads
+
     def on_src(_pad, info):
         now = time.perf_counter()
         buffer = info.get_buffer()
         latencies.append(now - entered.pop(buffer.pts))
         times.append(now)
-        meta = empycustom.read_meta(buffer)
-        for frame in meta["frame"]:
-            frame.pop("timestamp", None)
-        digest.update(json.dumps(meta, sort_keys=True).encode())
         ok, info_map = buffer.map(Gst.MapFlags.READ)
-        digest.update(hashlib.sha1(bytes(info_map.data[:4096])).digest())
+        outputs.append((read_meta_json(buffer), bytes(info_map.data[:4096])))
         buffer.unmap(info_map)
         return Gst.PadProbeReturn.OK
 
@@ -148,6 +147,12 @@ def run_child(
     pipeline.set_state(Gst.State.NULL)
     if message is None or message.type != Gst.MessageType.EOS:
         raise SystemExit(f"{case} workers={workers}: no EOS ({message})")
+    for text, pixels in outputs:
+        meta = json.loads(text)
+        for frame in meta["frame"]:
+            frame.pop("timestamp", None)
+        digest.update(json.dumps(meta, sort_keys=True).encode())
+        digest.update(hashlib.sha1(pixels).digest())
     timed = times[20:]  # after 20 warm-up frames
     fps = (len(timed) - 1) / (timed[-1] - timed[0])
     steady = latencies[20:]
