@@ -941,6 +941,51 @@ static PyObject *set_pad_chain_function(PyObject *module, PyObject *const *args,
   Py_RETURN_NONE;
 }
 
+/* workers > 1: an answered LATENCY query gets what the frames held by the workers add, in C: a
+ * query handed to Python gains a reference there and is no longer writable (GStreamer 1.26
+ * refuses to change it). */
+typedef struct {
+  gint64 min_added;
+  gint64 max_added; /* < 0: unknown, the maximum becomes none */
+} LatencyAdded;
+
+static GstPadProbeReturn add_latency(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY(info);
+  if (query == NULL || GST_QUERY_TYPE(query) != GST_QUERY_LATENCY ||
+      !gst_query_is_writable(query))
+    return GST_PAD_PROBE_OK;
+  const LatencyAdded *added = data;
+  gint64 min_added = __atomic_load_n(&added->min_added, __ATOMIC_RELAXED);
+  gint64 max_added = __atomic_load_n(&added->max_added, __ATOMIC_RELAXED);
+  gboolean live;
+  GstClockTime low, high;
+  gst_query_parse_latency(query, &live, &low, &high);
+  if (high != GST_CLOCK_TIME_NONE) high = max_added < 0 ? GST_CLOCK_TIME_NONE : high + max_added;
+  gst_query_set_latency(query, live, low + min_added, high);
+  return GST_PAD_PROBE_OK;
+}
+
+static PyObject *add_latency_probe(PyObject *module, PyObject *address) {
+  GstPad *pad = address_argument(address, "pad");
+  if (pad == NULL) return NULL;
+  LatencyAdded *added = g_new0(LatencyAdded, 1);
+  gulong id = gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL,
+                                add_latency, added, g_free);
+  return Py_BuildValue("(kN)", id, PyLong_FromVoidPtr(added));
+}
+
+static PyObject *set_latency_added(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("set_latency_added", nargs, 3) < 0) return NULL;
+  LatencyAdded *added = address_argument(args[0], "latency probe");
+  if (added == NULL) return NULL;
+  long long min_added = PyLong_AsLongLong(args[1]);
+  long long max_added = PyLong_AsLongLong(args[2]);
+  if (PyErr_Occurred()) return NULL;
+  __atomic_store_n(&added->min_added, (gint64)min_added, __ATOMIC_RELAXED);
+  __atomic_store_n(&added->max_added, (gint64)max_added, __ATOMIC_RELAXED);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"read_rois", (PyCFunction)(void (*)(void))read_rois, METH_FASTCALL,
      "read_rois(buffer_address, label_ids, decode) -> (objects, roi_addresses)\n\n"
@@ -1010,6 +1055,13 @@ static PyMethodDef methods[] = {
      "keep_thread_state() -> None\n\n"
      "Keep the calling thread's Python thread state until the thread exits, so that callbacks "
      "from it do not create and delete one each time."},
+    {"add_latency_probe", add_latency_probe, METH_O,
+     "add_latency_probe(pad_address) -> (probe_id, probe_address)\n\n"
+     "A probe adding set_latency_added()'s values to the LATENCY queries the pad answers; "
+     "remove it with gst_pad_remove_probe(probe_id)."},
+    {"set_latency_added", (PyCFunction)(void (*)(void))set_latency_added, METH_FASTCALL,
+     "set_latency_added(probe_address, min_ns, max_ns) -> None\n\n"
+     "What the probe adds to the minimum and the maximum (max_ns < 0: the maximum is unknown)."},
     {"pad_chain_function", pad_chain_function, METH_O,
      "pad_chain_function(pad_address) -> int\n\nThe address of the pad's chain function."},
     {"set_pad_chain_function", (PyCFunction)(void (*)(void))set_pad_chain_function,

@@ -140,16 +140,15 @@ class Parallel:
         self._base_chain = _native.pad_chain_function(address)
         self.sinkpad.set_chain_function_full(self._chain)
         # After upstream answered a LATENCY query, the frames held here are added to it.
-        self._latency_probe = self.srcpad.add_probe(
-            Gst.PadProbeType.QUERY_UPSTREAM | Gst.PadProbeType.PULL, self._answered_query
-        )
+        self._latency_probe, self._latency_added = _native.add_latency_probe(self._srcpad_address)
+        self._set_latency()
 
     def close(self) -> list[LibraryError]:
         """Stop the engine (worker processes run stop()), give the sink pad its chain function
         back; returns the failures of the processes' stop()."""
         self.pool.stop()
         self.flow = FLOW_FLUSHING
-        self.srcpad.remove_probe(self._latency_probe)
+        self.srcpad.remove_probe(self._latency_probe)  # and frees what _latency_added points to
         _native.set_pad_chain_function(gobject_pointer(self.sinkpad), self._base_chain)
         # The engine refers back to this object (deliver): breaking the cycle frees the element
         # and its pads with the pipeline, garbage collection or not.
@@ -259,22 +258,14 @@ class Parallel:
             frame_ns = Gst.SECOND * info.fps_d // info.fps_n
         if frame_ns != self.frame_ns:
             self.frame_ns = frame_ns
+            self._set_latency()
             self.element.post_message(Gst.Message.new_latency(self.element))
 
-    def _answered_query(self, _pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
-        query = info.get_query()
-        if query.type == Gst.QueryType.LATENCY:
-            self.add_latency(query)
-        return Gst.PadProbeReturn.OK
-
-    def add_latency(self, query: Gst.Query) -> None:
-        """Add how long frames held by the workers (and waiting for their batch) may be
-        delayed to an answered LATENCY query."""
-        live, low, high = query.parse_latency()
+    def _set_latency(self) -> None:
+        """What frames held by the workers (and waiting for their batch) add to the latency."""
         workers, batch_size, batch_timeout_ns = self._latency_settings
         wait, held = added_latency_ns(workers, batch_size, batch_timeout_ns, self.frame_ns)
-        unknown = held is None or high == Gst.CLOCK_TIME_NONE
-        query.set_latency(live, low + wait, Gst.CLOCK_TIME_NONE if unknown else high + held)
+        _native.set_latency_added(self._latency_added, wait, -1 if held is None else held)
         self.category.debug(
             self.element, f"latency: {wait} ns more at least, {held} ns more at most"
         )
