@@ -227,12 +227,13 @@ def test_null_returns_promptly_under_load(write_library, kind):
 
 
 CRASH = """
-import os
+import os, time
 
 def process_ip(buffer, in_meta, options, events):
     n = in_meta["frame"][0]["frame_num"]
     if n == options["crash_at"]:
         os._exit(3)
+    time.sleep(0.05)  # the other worker alone would take seconds: the new process gets frames
     return {"n": n, "pid": os.getpid()}
 """
 
@@ -241,7 +242,7 @@ def process_ip(buffer, in_meta, options, events):
 def test_worker_process_killed_mid_stream(write_library, policy):
     lib = write_library(CRASH)
     result = run_pipeline(
-        f"videotestsrc num-buffers=30 ! {SMALL} ! empycustom name=e custom-lib={lib} "
+        f"videotestsrc num-buffers=80 ! {SMALL} ! empycustom name=e custom-lib={lib} "
         f"in-place=true workers=2 worker-kind=process on-error={policy} "
         'options="{\\"crash_at\\": 10}" ! appsink name=sink',
         timeout=60,
@@ -255,11 +256,11 @@ def test_worker_process_killed_mid_stream(write_library, policy):
     assert "died (exit status 3)" in result.warning_texts
     assert "replaced by a new one" in result.warning_texts
     processed = [f.meta["frame"][0]["emcustom"]["n"] for f in result.frames if f.meta]
-    assert processed == [n for n in range(30) if n != 10]
+    assert processed == [n for n in range(80) if n != 10]
     if policy == "warn":
-        assert len(result.frames) == 30 and result.frames[10].meta is None
+        assert len(result.frames) == 80 and result.frames[10].meta is None
     else:
-        assert len(result.frames) == 29
+        assert len(result.frames) == 79
     pids = {f.meta["frame"][0]["emcustom"]["pid"] for f in result.frames if f.meta}
     assert len(pids) == 3  # two workers, one of them replaced
 
