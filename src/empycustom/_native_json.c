@@ -18,7 +18,8 @@
  *   holding an escape (two spellings of one key);
  * - nesting deeper than JSON_MAX_DEPTH.
  * A str with lone surrogates has no UTF-8 form and is refused too; any other str is valid
- * UTF-8, so bytes of 0x80 and above need no check.
+ * UTF-8, so bytes of 0x80 and above need no check. Python ends the UTF-8 with a NUL, which no
+ * token holds: the loops over spaces, digits and string bytes stop at it without a bounds test.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -74,11 +75,11 @@ static inline void copy_run(unsigned char *out, const unsigned char *from, Py_ss
 /* Past the space at p, if any; the bytes before it go to the compact copy. */
 static inline const unsigned char *skip_space(JsonScan *scan, const unsigned char *p) {
   const unsigned char *end = scan->end;
-  if (p < end && json_space[*p]) {
+  if (json_space[*p]) {
     copy_run(scan->out, scan->pending, p - scan->pending, end);
     scan->out += p - scan->pending;
     do p++;
-    while (p < end && json_space[*p]);
+    while (json_space[*p]);
     scan->pending = p;
   }
   return p;
@@ -88,6 +89,8 @@ static inline const unsigned char *skip_space(JsonScan *scan, const unsigned cha
 static inline Py_ssize_t compact_offset(const JsonScan *scan, const unsigned char *p) {
   return (scan->out - scan->out_start) + (p - scan->pending);
 }
+
+static inline int is_digit(unsigned char c) { return (unsigned)(c - '0') < 10u; }
 
 static inline int hex_digit(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -124,7 +127,7 @@ static const unsigned char *scan_string(const unsigned char *p, const unsigned c
       p += 16;
     }
 #endif
-    while (p < end && !json_string_stop[*p]) p++;
+    while (!json_string_stop[*p]) p++; /* the NUL after the text stops it */
     if (p >= end) return NULL;
 #if defined(__SSE2__)
   stop:
@@ -164,23 +167,23 @@ static const unsigned char *scan_number(const unsigned char *p, const unsigned c
     p++;
   } else if (*p >= '1' && *p <= '9') {
     digits = p;
-    while (p < end && *p >= '0' && *p <= '9') p++;
+    while (is_digit(*p)) p++;
     if (p - digits > JSON_MAX_DIGITS) return NULL;
   } else {
     return NULL;
   }
-  if (p < end && *p == '.') {
+  if (*p == '.') {
     digits = ++p;
-    while (p < end && *p >= '0' && *p <= '9') p++;
+    while (is_digit(*p)) p++;
     if (p == digits || p - digits > JSON_MAX_DIGITS) return NULL;
   }
-  if (p < end && (*p | 0x20) == 'e') {
+  if ((*p | 0x20) == 'e') {
     p++;
     int negative = 0;
-    if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
+    if (*p == '+' || *p == '-') negative = *p++ == '-';
     digits = p;
     long exponent = 0;
-    while (p < end && *p >= '0' && *p <= '9') {
+    while (is_digit(*p)) {
       if (exponent <= JSON_MAX_EXPONENT) exponent = exponent * 10 + (*p - '0');
       p++;
     }
@@ -292,7 +295,7 @@ next: /* after a value */
   if (depth == 0) { /* the rest of the copy, then nothing but space */
     copy_run(scan->out, scan->pending, p - scan->pending, end);
     scan->out += p - scan->pending;
-    while (p < end && json_space[*p]) p++;
+    while (json_space[*p]) p++;
     return p == end;
   }
   if (depth == 1 && shape->start >= 0 && shape->end < 0) shape->end = compact_offset(scan, p);
