@@ -38,7 +38,10 @@ from bench_cases import CASES_BY_NAME, modelpipe_classes  # noqa: E402
 DEFAULT_CASES = (
     "noop", "noop-dict", "frame-read", "frame-write", "skip", "noop-silent",
     "transform-ip-floor", "pad-probe",
+    "out-meta-dict-1k", "out-meta-text-1k", "out-meta-dict-100k", "out-meta-text-100k",
 )  # fmt: skip
+# out_meta as text against the same content as a dict (bench.py's target).
+TEXT_OVER_DICT_LIMIT = 1.5
 FEW_BUFFERS = 100
 # No hash randomization; no OpenBLAS thread pool (numpy's), whose idle threads spin for as
 # long as the run lasts and would count millions of instructions that vary with time.
@@ -152,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                 value = overhead[name] / overhead[other]
                 passed = value < limit if case.peer == other else value <= limit
                 targets.append((f"{name} {words} {limit}x {other}", value, limit, passed))
+    for name in names:
+        as_dict = name.replace("out-meta-text-", "out-meta-dict-")
+        if name.startswith("out-meta-text-") and as_dict in overhead and overhead[as_dict] > 0:
+            value = overhead[name] / overhead[as_dict]
+            targets.append((f"{name} <= {TEXT_OVER_DICT_LIMIT}x {as_dict}", value,
+                            TEXT_OVER_DICT_LIMIT, value <= TEXT_OVER_DICT_LIMIT))  # fmt: skip
     for target, value, _limit, passed in targets:
         print(f"{'PASS' if passed else 'FAIL'}: {target} (instructions): {value:.2f}x")
     arguments.output.write_text(

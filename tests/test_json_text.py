@@ -92,7 +92,9 @@ ACCEPTED = [
     '["a b", "  ", "{\\"x\\": 1}"]',
     '{"long": "' + "x" * 1000 + '", "z": "' + "y\\n" * 300 + '"}',
     "[" * 512 + "]" * 512,
-    "{" + ", ".join(f'"k{i}": {i}' for i in range(64)) + "}",
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(32)) + "}",
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(33)) + "}",  # keys sorted when it closes
+    "{" + ", ".join(f'"k{i}": {{"k{i}": {i}}}' for i in range(1000)) + "}",
     '[1, 2.5, "s", true, false, null, {"a": [1]}, [{"b": null}]]',
 ]
 
@@ -116,7 +118,10 @@ REFUSED_VALID = [
     "1e400",  # infinity
     "-1E+400",
     "[" * 513 + "]" * 513,
-    "{" + ", ".join(f'"k{i}": {i}' for i in range(65)) + "}",
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(32)) + ', "k0": 0}',
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(100)) + ', "k0": 0}',
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(100)) + ', "k99": 0}',
+    '[{"k50": 1, ' + ", ".join(f'"k{i}": [{{"a": 1}}]' for i in range(100)) + "}]",
     "NaN",
     "[Infinity]",
     "-Infinity",

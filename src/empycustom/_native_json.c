@@ -13,9 +13,8 @@
  * - \u escapes of lone surrogates (json.loads gives a str no UTF-8 can hold);
  * - 19 digits or more in a row in a number (beyond 64-bit integers json.loads is exact, orjson
  *   not), and exponents above 280 (a float that may overflow to infinity, written as null);
- * - an object with a key twice (json.loads keeps the last; the text would keep both), with more
- *   than JSON_MAX_KEYS keys (the check compares each key with the others), or with a key
- *   holding an escape (two spellings of one key);
+ * - an object with a key twice (json.loads keeps the last; the text would keep both), or with
+ *   a key holding an escape (two spellings of one key);
  * - nesting deeper than JSON_MAX_DEPTH.
  * A str with lone surrogates has no UTF-8 form and is refused too; any other str is valid
  * UTF-8, so bytes of 0x80 and above need no check. Python ends the UTF-8 with a NUL, which no
@@ -30,7 +29,9 @@
 #endif
 
 #define JSON_MAX_DEPTH 512
-#define JSON_MAX_KEYS 64
+/* Up to this many keys in an object, each new one is compared with the others; an object
+ * with more has its keys sorted and compared once, when it closes. */
+#define JSON_LINEAR_KEYS 32
 #define JSON_MAX_DIGITS 18
 #define JSON_MAX_EXPONENT 280
 
@@ -193,8 +194,8 @@ static const unsigned char *scan_number(const unsigned char *p, const unsigned c
   return p;
 }
 
-/* A new key of the innermost open object, from keys[first] on: 0 when it is there already or
- * the object has too many. */
+/* A new key of the innermost open object, from keys[first] on: 0 when it is there already
+ * (for the first JSON_LINEAR_KEYS; see distinct_keys) or memory ran out. */
 static int add_key(JsonScan *scan, Py_ssize_t first, const unsigned char *start, Py_ssize_t size) {
   /* The hash: the first 8 bytes, the last 8 and the size. */
   uint64_t head = 0, tail = 0;
@@ -212,23 +213,43 @@ static int add_key(JsonScan *scan, Py_ssize_t first, const unsigned char *start,
   }
   if (size > 8) memcpy(&tail, start + size - 8, 8);
   uint64_t hash = (head ^ (tail * 0x9E3779B97F4A7C15u)) + (uint64_t)size;
-  if (scan->key_count - first >= JSON_MAX_KEYS) return 0;
-  for (Py_ssize_t index = first; index < scan->key_count; index++) {
-    JsonKey *key = &scan->keys[index];
-    if (key->hash == hash && key->size == size && memcmp(key->start, start, (size_t)size) == 0)
-      return 0;
+  if (scan->key_count - first < JSON_LINEAR_KEYS) {
+    for (Py_ssize_t index = first; index < scan->key_count; index++) {
+      JsonKey *key = &scan->keys[index];
+      if (key->hash == hash && key->size == size && memcmp(key->start, start, (size_t)size) == 0)
+        return 0;
+    }
   }
   if (scan->key_count == scan->key_capacity) {
     Py_ssize_t capacity = scan->key_capacity * 2;
-    JsonKey *keys = scan->keys == scan->key_storage ? PyMem_Malloc(capacity * sizeof(JsonKey))
-                                                    : PyMem_Realloc(scan->keys,
-                                                                    capacity * sizeof(JsonKey));
+    JsonKey *keys = scan->keys == scan->key_storage
+                        ? PyMem_RawMalloc(capacity * sizeof(JsonKey))
+                        : PyMem_RawRealloc(scan->keys, capacity * sizeof(JsonKey));
     if (keys == NULL) return 0; /* refused: the caller's parse reports any memory error */
     if (scan->keys == scan->key_storage) memcpy(keys, scan->keys, sizeof(scan->key_storage));
     scan->keys = keys;
     scan->key_capacity = capacity;
   }
   scan->keys[scan->key_count++] = (JsonKey){hash, start, size};
+  return 1;
+}
+
+static int compare_keys(const void *a, const void *b) {
+  const JsonKey *left = a, *right = b;
+  if (left->hash != right->hash) return left->hash < right->hash ? -1 : 1;
+  if (left->size != right->size) return left->size < right->size ? -1 : 1;
+  return memcmp(left->start, right->start, (size_t)left->size);
+}
+
+/* Whether the keys of an object that closes, keys[first] on, are all different: those of an
+ * object with more than JSON_LINEAR_KEYS were not all compared as they came. */
+static int distinct_keys(JsonScan *scan, Py_ssize_t first) {
+  Py_ssize_t count = scan->key_count - first;
+  if (count <= JSON_LINEAR_KEYS) return 1;
+  JsonKey *keys = scan->keys + first;
+  qsort(keys, (size_t)count, sizeof(JsonKey), compare_keys);
+  for (Py_ssize_t index = 1; index < count; index++)
+    if (compare_keys(&keys[index - 1], &keys[index]) == 0) return 0;
   return 1;
 }
 
@@ -310,6 +331,7 @@ next: /* after a value */
 
 close: /* *p closes the innermost container */
   depth--;
+  if (*p == '}' && !distinct_keys(scan, first_keys[depth])) return 0;
   scan->key_count = first_keys[depth];
   p++;
   goto next;
@@ -352,7 +374,7 @@ PyObject *scan_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   scan.keys = scan.key_storage;
   JsonShape shape;
   int accepted = scan_text(&scan, (const unsigned char *)text, wanted, &shape);
-  if (scan.keys != scan.key_storage) PyMem_Free(scan.keys);
+  if (scan.keys != scan.key_storage) PyMem_RawFree(scan.keys);
   if (!accepted) {
     Py_DECREF(compact);
     Py_RETURN_NONE;
