@@ -11,8 +11,9 @@
  * - not RFC 8259 JSON (NaN, Infinity, Python literals, trailing commas, control characters in
  *   strings, leading zeros, trailing text, ...);
  * - \u escapes of lone surrogates (json.loads gives a str no UTF-8 can hold);
- * - 19 digits or more in a row in a number (beyond 64-bit integers json.loads is exact, orjson
- *   not), and exponents above 280 (a float that may overflow to infinity, written as null);
+ * - 19 digits or more before the point or in the exponent (beyond 64-bit integers json.loads
+ *   is exact, orjson not), and exponents above 280 (a float that may overflow to infinity,
+ *   which to_json would have written as null);
  * - an object with a key twice (json.loads keeps the last; the text would keep both), or with
  *   a key holding an escape (two spellings of one key);
  * - nesting deeper than JSON_MAX_DEPTH.
@@ -173,10 +174,10 @@ static const unsigned char *scan_number(const unsigned char *p, const unsigned c
   } else {
     return NULL;
   }
-  if (*p == '.') {
+  if (*p == '.') { /* any length: json and orjson round long fractions alike (correctly) */
     digits = ++p;
     while (is_digit(*p)) p++;
-    if (p == digits || p - digits > JSON_MAX_DIGITS) return NULL;
+    if (p == digits) return NULL;
   }
   if ((*p | 0x20) == 'e') {
     p++;
