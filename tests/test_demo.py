@@ -206,3 +206,27 @@ def test_progress_line_and_summary_table():
     assert summary_table([("frames", "9"), ("JSON lines", "/x")]) == (
         "  frames      9\n  JSON lines  /x"
     )
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_demo_with_workers_gives_the_same_meta(demo_run, tmp_path, kind):
+    _result, out = demo_run
+    result = subprocess.run(
+        empycustom_command("demo", "--frames", FRAMES, "--output", tmp_path, "--quiet",
+                           "--workers", 2, "--worker-kind", kind),
+        capture_output=True, text=True, timeout=300, env=demo_environment(), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "CRITICAL" not in result.stderr and "WARNING" not in result.stderr, result.stderr
+
+    def metas(path):
+        frames = [json.loads(line)["frame"][0] for line in path.read_text().splitlines()]
+        for frame in frames:
+            frame.pop("timestamp")
+            # facedetect's OpenCV lists the same faces in an order that varies from run to run
+            frame["object"].sort(key=lambda o: json.dumps(o["rect_params"], sort_keys=True))
+        return frames
+
+    alone, with_workers = metas(out / "demo.jsonl"), metas(tmp_path / "demo.jsonl")
+    assert len(with_workers) == FRAMES and sum(len(f["object"]) for f in with_workers) > FRAMES
+    assert with_workers == alone

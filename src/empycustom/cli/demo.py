@@ -62,6 +62,14 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--quiet", action="store_true",
         help="no progress bar, only the summary at the end (default: a progress bar)",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="frames --lib works on at once (the element's workers property; default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--worker-kind", choices=("thread", "process"), default="thread",
+        help="threads or processes for --workers (default thread)",
+    )  # fmt: skip
 
 
 def missing_requirements() -> list[str]:
@@ -101,14 +109,17 @@ def source_description(source: str) -> str:
     return f'uridecodebin uri="{Gst.filename_to_uri(os.path.abspath(source))}"'
 
 
-def demo_pipeline(head: str, lib: str, video: str, lines: str) -> str:
+def demo_pipeline(
+    head: str, lib: str, video: str, lines: str, workers: int = 1, worker_kind: str = "thread"
+) -> str:
     # facedetect's nose/mouth/eye cascades only add fields to its bus messages; the demo
     # uses the faces' ROI metas.
     return (
         f"{head} ! videoconvert ! "
         "facedetect name=facedetect display=false updates=none ! "
         "videoconvert ! video/x-raw,format=RGBA ! "
-        f'empycustom name=measure custom-lib="{lib}" in-place=true ! '
+        f'empycustom name=measure custom-lib="{lib}" in-place=true '
+        f"workers={workers} worker-kind={worker_kind} ! "
         f'empycustom name=overlay custom-lib="{example_path("draw_overlay.py")}" '
         "in-place=true silent=true ! "
         f'aimeta name=meta location="{lines}" ! videoconvert ! '
@@ -267,7 +278,9 @@ def run_demo(args: argparse.Namespace) -> int:
     lines = os.path.abspath(os.path.join(args.output, "demo.jsonl"))
     if os.path.exists(lines):
         os.remove(lines)  # aimeta appends
-    pipeline = Gst.parse_launch(demo_pipeline(head, args.lib, video, lines))
+    pipeline = Gst.parse_launch(
+        demo_pipeline(head, args.lib, video, lines, args.workers, args.worker_kind)
+    )
     total = args.frames if is_image(args.input) else None
     if total is not None:
         feed_clip(pipeline.get_by_name("clip"), args.input, total)
