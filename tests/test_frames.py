@@ -576,3 +576,21 @@ def test_one_frame_call_maps_once_at_a_time():
         assert rgba.shape == (2, 4, 4)
     with views as again:  # and again after the block
         assert again.shape == (2, 4, 4)
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "not-in-place"])
+@pytest.mark.parametrize("layout", ["padded", "tight"])
+@pytest.mark.parametrize("workers", ["workers=2", "workers=2 worker-kind=process"])
+@pytest.mark.parametrize("format", ["RGBA", "I420", "NV12"])
+def test_frames_laid_out_by_a_video_meta_with_workers(write_library, format, workers, layout,
+                                                      in_place):  # fmt: skip
+    """As without workers: the views follow upstream's video meta, output frames arrive whole."""
+    width, height = 641, 3
+    lib = write_library(PATTERN_LIBRARY)
+    buffers = [pattern_buffer(format, width, height, layout, blank=True) for _ in range(3)]
+    result = run_from_appsrc(
+        f"{mode(in_place)} {workers} custom-lib={lib}", format, (width, height), buffers
+    )
+    assert_frames_show_pattern(result, format, width, height, 3)
+    strides, offsets, _size = meta_layout(format, width, height, layout)
+    assert result.signals[0]["frame"][0]["planes"] == described_planes(strides, offsets)
