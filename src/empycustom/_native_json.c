@@ -196,8 +196,10 @@ static const unsigned char *scan_number(const unsigned char *p, const unsigned c
 }
 
 /* A new key of the innermost open object, from keys[first] on: 0 when it is there already
- * (for the first JSON_LINEAR_KEYS; see distinct_keys) or memory ran out. */
-static int add_key(JsonScan *scan, Py_ssize_t first, const unsigned char *start, Py_ssize_t size) {
+ * (for the first JSON_LINEAR_KEYS; see distinct_keys) or memory ran out. *seen has a bit set
+ * per key of the object (6 bits of its hash): a key whose bit is clear is compared with none. */
+static int add_key(JsonScan *scan, Py_ssize_t first, uint64_t *seen, const unsigned char *start,
+                   Py_ssize_t size) {
   /* The hash: the first 8 bytes, the last 8 and the size. */
   uint64_t head = 0, tail = 0;
   if (scan->end - start >= 8) {
@@ -213,8 +215,11 @@ static int add_key(JsonScan *scan, Py_ssize_t first, const unsigned char *start,
     memcpy(&head, start, (size_t)(size < 8 ? size : 8));
   }
   if (size > 8) memcpy(&tail, start + size - 8, 8);
-  uint64_t hash = (head ^ (tail * 0x9E3779B97F4A7C15u)) + (uint64_t)size;
-  if (scan->key_count - first < JSON_LINEAR_KEYS) {
+  uint64_t hash = (head * 0x9E3779B97F4A7C15u) ^ (tail * 0xC2B2AE3D27D4EB4Fu) ^ (uint64_t)size;
+  uint64_t bit = (uint64_t)1 << (hash >> 58);
+  int maybe_seen = (*seen & bit) != 0;
+  *seen |= bit;
+  if (maybe_seen && scan->key_count - first < JSON_LINEAR_KEYS) {
     for (Py_ssize_t index = first; index < scan->key_count; index++) {
       JsonKey *key = &scan->keys[index];
       if (key->hash == hash && key->size == size && memcmp(key->start, start, (size_t)size) == 0)
@@ -266,6 +271,7 @@ static int scan_text(JsonScan *scan, const unsigned char *p, Py_ssize_t wanted,
   const unsigned char *end = scan->end;
   unsigned char containers[JSON_MAX_DEPTH]; /* '{' or '[' per open container */
   Py_ssize_t first_keys[JSON_MAX_DEPTH];     /* where each open object's keys start */
+  uint64_t seen_keys[JSON_MAX_DEPTH];        /* add_key's bits, per open object */
   Py_ssize_t depth = 0, element = 0;
   int escaped;
   shape->start = shape->end = -1;
@@ -284,6 +290,7 @@ value:
       if (depth == JSON_MAX_DEPTH) return 0;
       containers[depth] = *p;
       first_keys[depth] = scan->key_count;
+      seen_keys[depth] = 0;
       depth++;
       p = skip_space(scan, p + 1);
       if (p >= end) return 0;
@@ -344,7 +351,8 @@ key: /* in an object, after '{' or ',' and the space after them */
     escaped = 0;
     p = scan_string(start, end, &escaped);
     if (p == NULL || escaped) return 0;
-    if (!add_key(scan, first_keys[depth - 1], start, p - 1 - start)) return 0;
+    if (!add_key(scan, first_keys[depth - 1], &seen_keys[depth - 1], start, p - 1 - start))
+      return 0;
   }
   p = skip_space(scan, p);
   if (p >= end || *p != ':') return 0;
