@@ -134,3 +134,32 @@ def test_library_that_unmaps_gets_no_warning(write_library, pipeline):
     assert result.eos, result.error_texts
     assert result.warnings == []
     assert len(result.frames) == 5
+
+
+def test_a_tracker_lent_again_tracks_only_the_new_buffer():
+    first = Gst.Buffer.new_allocate(None, 64, None)
+    second = Gst.Buffer.new_allocate(None, 64, None)
+    tracker = OpenMaps(first)
+    assert isinstance(first, Gst.Buffer) and repr(first).startswith("<Gst.Buffer object")
+    first.map(Gst.MapFlags.READ)
+    assert tracker.busy and tracker.release() == 1 and not tracker.busy
+    assert type(first) is Gst.Buffer  # its own class again
+    tracker.lend(second)
+    kept = first.map(Gst.MapFlags.READ)  # not lent any more: the caller's business
+    second.map_range(0, 1, Gst.MapFlags.READ)
+    assert tracker.release() == 1 and type(second) is Gst.Buffer
+    assert kept.__parent__ is first
+    first.unmap(kept)
+    assert tracker.release() == 0  # released twice: nothing more
+
+
+def test_a_buffer_subclass_object_is_tracked_too():
+    class Special(Gst.Buffer):
+        pass
+
+    buffer = Gst.Buffer.new_allocate(None, 64, None)
+    buffer.__class__ = Special
+    tracker = OpenMaps(buffer)
+    buffer.map(Gst.MapFlags.READ)
+    assert tracker.release() == 1
+    assert type(buffer) is Special and "map" not in vars(buffer)

@@ -514,3 +514,85 @@ def test_wall_clock_timestamp_in_c_matches_time_strftime() -> None:
         expected = (time.strftime("%Y-%m-%dT%H:%M:%S", local) + f".{milliseconds % 1000:03d}"
                     + time.strftime("%z", local))  # fmt: skip
         assert _native.wall_clock_timestamp(milliseconds) == expected
+
+
+# One C call per buffer for what the element reads before the library call
+
+
+def test_read_frame_reads_what_the_three_reads_read() -> None:
+    from empycustom.frames.layout import FrameLayout
+    from empycustom.meta.chain import carry_from_buffer
+    from empycustom.meta.inmeta import buffer_in_meta, in_meta_template
+    from empycustom.meta.reading import read_frame
+
+    layout = FrameLayout("RGBA", 4, 2, (16,), (0,), 32)
+    template = in_meta_template(layout)
+    labels = {"face": 3}
+    for upstream in (None, {"frame": [{"emcustom": {"n": 1}, "object": []}]}):
+        buffer = roi_with_params(Gst.Structure.new_from_string("detection, confidence=0.5"))
+        buffer.pts = 40
+        if upstream is not None:
+            custom_meta.write_meta_json(buffer, json.dumps(upstream))
+        in_meta, objs, rois, carried = read_frame(buffer, buffer, 5, layout, template, labels)
+        expected_objects, expected_rois = objects.read_objects(buffer, labels)
+        expected = buffer_in_meta(buffer, 5, layout, template, expected_objects)
+        expected_carried = carry_from_buffer(expected, buffer)
+        for made in (in_meta, expected):
+            made["frame"][0].pop("timestamp")
+        assert json.dumps(in_meta) == json.dumps(expected)  # same keys in the same order
+        assert in_meta["frame"][0]["object"] is objs and objs[0]["class_id"] == 3
+        assert rois == expected_rois and carried == expected_carried
+        assert ("emcustom" in in_meta["frame"][0]) == (upstream is not None)
+
+
+def test_begin_frame_reads_objects_and_upstream_meta_from_the_buffer_going_downstream() -> None:
+    from empycustom.frames.layout import FrameLayout
+    from empycustom.meta.inmeta import in_meta_template
+
+    template = in_meta_template(FrameLayout("RGBA", 4, 2, (16,), (0,), 32))
+    source = Gst.Buffer.new_allocate(None, 32, None)
+    source.pts = 9
+    downstream = roi_with_params(roi_type="car")
+    custom_meta.write_meta_json(downstream, '{"frame": []}')
+    in_meta, objs, rois, upstream = _native.begin_frame(
+        hash(source), hash(downstream), 2, template, {}, from_json
+    )
+    assert in_meta["frame"][0]["buf_pts"] == 9 and in_meta["frame"][0]["frame_num"] == 2
+    assert [o["obj_label"] for o in objs] == ["car"] and len(rois) == 1
+    assert upstream == '{"frame": []}'
+    _, objs, _, upstream = _native.begin_frame(hash(downstream), hash(source), 2, template, {},
+                                               from_json)  # fmt: skip
+    assert objs == [] and upstream is None
+    with pytest.raises(TypeError, match="label_ids must be a dict"):
+        _native.begin_frame(hash(source), hash(source), 0, template, [], from_json)
+    with pytest.raises(ValueError, match="NULL"):
+        _native.begin_frame(hash(source), 0, 0, template, {}, from_json)
+
+
+def test_pause_gc_says_whether_the_collector_was_running() -> None:
+    import gc
+
+    assert gc.isenabled()
+    try:
+        assert _native.pause_gc() is True
+        assert not gc.isenabled()
+        assert _native.pause_gc() is False
+    finally:
+        gc.enable()
+
+
+def test_debug_enabled_follows_both_categories_thresholds() -> None:
+    from empycustom.gst.debug import DEBUG, LOG, WARNING, DebugCategory
+
+    category = DebugCategory("empycustomtestcat", "test", also="empycustomtestalso")
+    Gst.debug_set_active(True)
+    try:
+        Gst.debug_set_threshold_for_name("empycustomtestcat", Gst.DebugLevel.WARNING)
+        Gst.debug_set_threshold_for_name("empycustomtestalso", Gst.DebugLevel.NONE)
+        assert category.enabled(WARNING) and not category.enabled(DEBUG)
+        Gst.debug_set_threshold_for_name("empycustomtestalso", Gst.DebugLevel.DEBUG)
+        assert category.enabled(DEBUG) and not category.enabled(LOG)
+    finally:
+        Gst.debug_unset_threshold_for_name("empycustomtestcat")
+        Gst.debug_unset_threshold_for_name("empycustomtestalso")
+    assert not _native.debug_enabled(category._pointer, 0, 99)

@@ -20,7 +20,7 @@ PING = add_text_signal(Emitter, "ping")
 
 
 def emit_reporting_errors(emitter: Emitter, text: str) -> list[str]:
-    return emit_text_reporting_errors(gobject_pointer(emitter), PING, text)
+    return emit_text_reporting_errors(gobject_pointer(emitter), PING, text) or []
 
 
 def test_handler_exceptions_are_returned():
@@ -93,3 +93,32 @@ def test_raising_handler_does_not_break_the_stream(write_library, pipeline):
     text, debug = result.warnings[0]
     assert "a handler of the new-meta signal raised an exception; the stream goes on" in text
     assert "RuntimeError: application bug" in debug and "Traceback" in debug
+
+
+def test_an_emission_inside_a_handler_keeps_its_own_failures():
+    outer, inner = Emitter(), Emitter()
+    inner_failures: list[list[str]] = []
+
+    def emits_again(_o: GObject.Object, text: str) -> None:
+        inner_failures.append(emit_reporting_errors(inner, "inner"))
+        raise ValueError("outer handler")
+
+    def broken(_o: GObject.Object, text: str) -> None:
+        raise KeyError("inner handler")
+
+    outer.connect("ping", emits_again)
+    inner.connect("ping", broken)
+    failures = emit_reporting_errors(outer, "outer")
+    assert len(failures) == 1 and "ValueError: outer handler" in failures[0]
+    assert len(inner_failures) == 1 and len(inner_failures[0]) == 1
+    assert "KeyError: 'inner handler'" in inner_failures[0][0]
+    assert not _native.capturing_errors()
+    with pytest.raises(RuntimeError, match="no emission"):
+        _native.capture_error("outside an emission")
+
+
+def test_without_a_handler_nothing_is_emitted():
+    emitter = Emitter()
+    assert emit_text_reporting_errors(gobject_pointer(emitter), PING, "x") is None
+    with pytest.raises(ValueError, match="not a text signal"):
+        _native.emit_text_capturing(gobject_pointer(emitter), 0, "x")

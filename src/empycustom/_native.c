@@ -251,14 +251,9 @@ done:
   return object;
 }
 
-static PyObject *read_rois(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (expect_arguments("read_rois", nargs, 3) < 0) return NULL;
-  GstBuffer *buffer = address_argument(args[0], "buffer");
-  if (buffer == NULL) return NULL;
-  PyObject *label_ids = args[1], *decode = args[2];
-  if (!PyDict_Check(label_ids)) return PyErr_Format(PyExc_TypeError, "label_ids must be a dict");
-  if (!PyCallable_Check(decode)) return PyErr_Format(PyExc_TypeError, "decode must be callable");
-
+/* The objects and ROI meta addresses of a buffer's ROI metas (see read_rois); -1 on error. */
+static int collect_rois(GstBuffer *buffer, PyObject *label_ids, PyObject *decode,
+                        PyObject **objects_out, PyObject **addresses_out) {
   /* Looked up once GStreamer is surely initialised (there is a buffer): registered before
    * gst_init(), the ROI meta API type would miss its tags and crash elements transforming it. */
   if (roi_api == 0) roi_api = GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE;
@@ -280,8 +275,32 @@ static PyObject *read_rois(PyObject *module, PyObject *const *args, Py_ssize_t n
   if (objects == NULL || addresses == NULL) {
     Py_XDECREF(objects);
     Py_XDECREF(addresses);
-    return NULL;
+    return -1;
   }
+  *objects_out = objects;
+  *addresses_out = addresses;
+  return 0;
+}
+
+static int check_roi_arguments(PyObject *label_ids, PyObject *decode) {
+  if (!PyDict_Check(label_ids)) {
+    PyErr_Format(PyExc_TypeError, "label_ids must be a dict");
+    return -1;
+  }
+  if (!PyCallable_Check(decode)) {
+    PyErr_Format(PyExc_TypeError, "decode must be callable");
+    return -1;
+  }
+  return 0;
+}
+
+static PyObject *read_rois(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("read_rois", nargs, 3) < 0) return NULL;
+  GstBuffer *buffer = address_argument(args[0], "buffer");
+  if (buffer == NULL) return NULL;
+  if (check_roi_arguments(args[1], args[2]) < 0) return NULL;
+  PyObject *objects, *addresses;
+  if (collect_rois(buffer, args[1], args[2], &objects, &addresses) < 0) return NULL;
   return Py_BuildValue("(NN)", objects, addresses);
 }
 
@@ -399,6 +418,30 @@ static PyObject *write_results(PyObject *module, PyObject *const *args, Py_ssize
   Py_RETURN_NONE;
 }
 
+/* The custom meta's info, looked up by name once it is registered (gst_meta_get_info() takes
+ * a lock and a hash look-up, twice a buffer otherwise). */
+static const GstMetaInfo *custom_meta_info(void) {
+  static const GstMetaInfo *info;
+  if (info == NULL) {
+    const GstMetaInfo *found = gst_meta_get_info(CUSTOM_META_NAME);
+    if (found != NULL && gst_meta_info_is_custom(found)) info = found;
+  }
+  return info;
+}
+
+/* gst_buffer_get_custom_meta(buffer, CUSTOM_META_NAME) with the info looked up once. */
+static GstCustomMeta *custom_meta_of(GstBuffer *buffer) {
+  const GstMetaInfo *info = custom_meta_info();
+  return info == NULL ? NULL : (GstCustomMeta *)gst_buffer_get_meta(buffer, info->api);
+}
+
+/* The merged JSON on a buffer as a str, or None. */
+static PyObject *meta_json_of(GstBuffer *buffer) {
+  GstCustomMeta *meta = custom_meta_of(buffer);
+  if (meta == NULL) Py_RETURN_NONE;
+  return text_or_none(gst_structure_get_string(gst_custom_meta_get_structure(meta), JSON_FIELD));
+}
+
 static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   if (expect_arguments("write_meta_json", nargs, 2) < 0) return NULL;
   GstBuffer *buffer = address_argument(args[0], "buffer");
@@ -419,8 +462,9 @@ static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssi
     utf8 = PyBytes_AS_STRING(bytes);
     size = PyBytes_GET_SIZE(bytes);
   }
-  GstCustomMeta *meta = gst_buffer_get_custom_meta(buffer, CUSTOM_META_NAME);
-  if (meta == NULL) meta = gst_buffer_add_custom_meta(buffer, CUSTOM_META_NAME);
+  GstCustomMeta *meta = custom_meta_of(buffer);
+  if (meta == NULL && custom_meta_info() != NULL)
+    meta = (GstCustomMeta *)gst_buffer_add_meta(buffer, custom_meta_info(), NULL);
   if (meta == NULL) {
     Py_XDECREF(bytes);
     return PyErr_Format(PyExc_RuntimeError, "the custom meta %s is not registered",
@@ -442,9 +486,7 @@ static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssi
 static PyObject *read_meta_json(PyObject *module, PyObject *address) {
   GstBuffer *buffer = address_argument(address, "buffer");
   if (buffer == NULL) return NULL;
-  GstCustomMeta *meta = gst_buffer_get_custom_meta(buffer, CUSTOM_META_NAME);
-  if (meta == NULL) Py_RETURN_NONE;
-  return text_or_none(gst_structure_get_string(gst_custom_meta_get_structure(meta), JSON_FIELD));
+  return meta_json_of(buffer);
 }
 
 /* g_signal_has_handler_pending for an object and signal id: whether an emission would reach
@@ -482,26 +524,108 @@ static PyObject *add_text_signal(PyObject *module, PyObject *const *args, Py_ssi
  * id, with the str's UTF-8 lent to the handlers. PyGObject's emit() looks the signal up by
  * name and copies its arguments into GValues at every call. A Python handler that raises is
  * reported by PyGObject's closure (sys.excepthook), as with emit(). */
-static PyObject *emit_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (expect_arguments("emit_text", nargs, 3) < 0) return NULL;
+/* The object, signal id and text of emit_text()'s arguments, checked; NULL object on error. */
+static GObject *text_signal_arguments(const char *function, PyObject *const *args,
+                                      Py_ssize_t nargs, guint *signal_id, const char **text) {
+  if (expect_arguments(function, nargs, 3) < 0) return NULL;
   GObject *object = address_argument(args[0], "object");
   if (object == NULL) return NULL;
-  unsigned long signal_id = PyLong_AsUnsignedLong(args[1]);
-  if (signal_id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
-  if (!PyUnicode_Check(args[2])) return PyErr_Format(PyExc_TypeError, "text must be a str");
-  const char *text = PyUnicode_AsUTF8(args[2]);
-  if (text == NULL) return NULL;
+  unsigned long id = PyLong_AsUnsignedLong(args[1]);
+  if (id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+  if (!PyUnicode_Check(args[2])) {
+    PyErr_Format(PyExc_TypeError, "text must be a str");
+    return NULL;
+  }
+  *text = PyUnicode_AsUTF8(args[2]);
+  if (*text == NULL) return NULL;
   GSignalQuery query;
-  g_signal_query((guint)signal_id, &query);
+  g_signal_query((guint)id, &query);
   if (query.signal_id == 0 || !g_type_is_a(G_OBJECT_TYPE(object), query.itype) ||
-      query.n_params != 1 || (query.param_types[0] & ~G_SIGNAL_TYPE_STATIC_SCOPE) != G_TYPE_STRING)
-    return PyErr_Format(PyExc_ValueError, "signal %lu is not a text signal of %s", signal_id,
-                        G_OBJECT_TYPE_NAME(object));
+      query.n_params != 1 ||
+      (query.param_types[0] & ~G_SIGNAL_TYPE_STATIC_SCOPE) != G_TYPE_STRING) {
+    PyErr_Format(PyExc_ValueError, "signal %lu is not a text signal of %s", id,
+                 G_OBJECT_TYPE_NAME(object));
+    return NULL;
+  }
+  *signal_id = (guint)id;
+  return object;
+}
+
+static PyObject *emit_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  guint signal_id;
+  const char *text;
+  GObject *object = text_signal_arguments("emit_text", args, nargs, &signal_id, &text);
+  if (object == NULL) return NULL;
   Py_INCREF(args[2]); /* a handler cannot free the text it is lent */
-  g_signal_emit(object, (guint)signal_id, 0, text);
+  g_signal_emit(object, signal_id, 0, text);
   Py_DECREF(args[2]);
   if (PyErr_Occurred()) return NULL;
   Py_RETURN_NONE;
+}
+
+/* Handler exceptions of an emission by emit_text_capturing(), for the emitting thread only:
+ * PyGObject prints them through sys.excepthook, whose hook (gst/signals.py) hands them here
+ * while `capturing` is set. */
+static _Thread_local int capturing;
+static _Thread_local PyObject *captured;
+
+/* emit_text_capturing(object_address, signal_id, text): emit_text() when a handler is
+ * connected (else nothing), returning the tracebacks capture_error() was given during the
+ * emission, or None. One call for what took five from Python. */
+static PyObject *emit_text_capturing(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  guint signal_id;
+  const char *text;
+  GObject *object =
+      text_signal_arguments("emit_text_capturing", args, nargs, &signal_id, &text);
+  if (object == NULL) return NULL;
+  if (!g_signal_has_handler_pending(object, signal_id, 0, FALSE)) Py_RETURN_NONE;
+  int outer_capturing = capturing; /* a handler may emit in its turn */
+  PyObject *outer_captured = captured;
+  capturing = 1;
+  captured = NULL;
+  Py_INCREF(args[2]);
+  g_signal_emit(object, signal_id, 0, text);
+  Py_DECREF(args[2]);
+  PyObject *errors = captured;
+  capturing = outer_capturing;
+  captured = outer_captured;
+  if (PyErr_Occurred()) {
+    Py_XDECREF(errors);
+    return NULL;
+  }
+  if (errors == NULL) Py_RETURN_NONE;
+  return errors;
+}
+
+static PyObject *capturing_errors(PyObject *module, PyObject *unused) {
+  return PyBool_FromLong(capturing);
+}
+
+static PyObject *capture_error(PyObject *module, PyObject *text) {
+  if (!capturing) return PyErr_Format(PyExc_RuntimeError, "no emission is capturing errors");
+  if (captured == NULL && (captured = PyList_New(0)) == NULL) return NULL;
+  if (PyList_Append(captured, text) < 0) return NULL;
+  Py_RETURN_NONE;
+}
+
+/* pause_gc() -> bool: disable Python's cyclic collector, returning whether it was enabled. */
+static PyObject *pause_gc(PyObject *module, PyObject *unused) {
+  return PyBool_FromLong(PyGC_Disable());
+}
+
+/* debug_enabled(category, also, level): whether a message at level is logged in category or
+ * in also (0: none), as GST_CAT_LEVEL_LOG checks: the global minimum first. */
+static PyObject *debug_enabled(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("debug_enabled", nargs, 3) < 0) return NULL;
+  long level = PyLong_AsLong(args[2]);
+  if (level == -1 && PyErr_Occurred()) return NULL;
+  if (level > (long)_gst_debug_min) Py_RETURN_FALSE;
+  GstDebugCategory *category = address_argument(args[0], "category");
+  if (category == NULL) return NULL;
+  if ((long)gst_debug_category_get_threshold(category) >= level) Py_RETURN_TRUE;
+  GstDebugCategory *also = PyLong_AsVoidPtr(args[1]);
+  if (also == NULL && PyErr_Occurred()) return NULL;
+  return PyBool_FromLong(also != NULL && (long)gst_debug_category_get_threshold(also) >= level);
 }
 
 /* One function per str character width, so that the loop does not branch on it. */
@@ -819,9 +943,18 @@ static PyObject *timestamp_text(long long milliseconds) {
       zone[0] = '\0';
     cached_second = second;
   }
+  /* "%s.%03lld%s" by hand: snprintf cost about 2,000 instructions, more than the rest. */
   char text[96];
-  int size = snprintf(text, sizeof text, "%s.%03lld%s", prefix, fraction, zone);
-  return PyUnicode_DecodeUTF8(text, size, "replace");
+  size_t prefix_size = strlen(prefix), zone_size = strlen(zone);
+  memcpy(text, prefix, prefix_size);
+  char *end = text + prefix_size;
+  *end++ = '.';
+  *end++ = (char)('0' + fraction / 100);
+  *end++ = (char)('0' + fraction / 10 % 10);
+  *end++ = (char)('0' + fraction % 10);
+  memcpy(end, zone, zone_size);
+  end += zone_size;
+  return PyUnicode_DecodeUTF8(text, end - text, "replace");
 }
 
 static PyObject *wall_clock_timestamp(PyObject *module, PyObject *milliseconds) {
@@ -837,11 +970,8 @@ static PyObject *key_frame, *key_frame_num, *key_buf_pts, *key_timestamp, *key_p
  * caps' values) with the buffer's frame_num, buf_pts (None when unset), the wall-clock
  * timestamp, a copy of each plane dict and `objects`. None when the buffer has a GstVideoMeta:
  * its own layout then describes it, not the caps'. */
-static PyObject *in_meta(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (expect_arguments("in_meta", nargs, 4) < 0) return NULL;
-  GstBuffer *buffer = address_argument(args[0], "buffer");
-  if (buffer == NULL) return NULL;
-  PyObject *template = args[2], *objects = args[3];
+static PyObject *build_in_meta(GstBuffer *buffer, PyObject *frame_num, PyObject *template,
+                               PyObject *objects) {
   if (!PyDict_Check(template)) return PyErr_Format(PyExc_TypeError, "template must be a dict");
   if (gst_buffer_get_video_meta(buffer) != NULL) Py_RETURN_NONE;
   PyObject *template_planes = PyDict_GetItemWithError(template, key_planes);
@@ -868,7 +998,7 @@ static PyObject *in_meta(PyObject *module, PyObject *const *args, Py_ssize_t nar
   PyObject *frame = PyDict_Copy(template);
   PyObject *result = NULL;
   if (planes != NULL && buf_pts != NULL && stamp != NULL && frame != NULL &&
-      PyDict_SetItem(frame, key_frame_num, args[1]) == 0 &&
+      PyDict_SetItem(frame, key_frame_num, frame_num) == 0 &&
       PyDict_SetItem(frame, key_buf_pts, buf_pts) == 0 &&
       PyDict_SetItem(frame, key_timestamp, stamp) == 0 &&
       PyDict_SetItem(frame, key_planes, planes) == 0 &&
@@ -885,6 +1015,49 @@ static PyObject *in_meta(PyObject *module, PyObject *const *args, Py_ssize_t nar
   Py_XDECREF(buf_pts);
   Py_XDECREF(stamp);
   Py_XDECREF(frame);
+  return result;
+}
+
+static PyObject *in_meta(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("in_meta", nargs, 4) < 0) return NULL;
+  GstBuffer *buffer = address_argument(args[0], "buffer");
+  if (buffer == NULL) return NULL;
+  return build_in_meta(buffer, args[1], args[2], args[3]);
+}
+
+/* begin_frame(buffer_address, downstream_address, frame_num, template, label_ids, decode): what
+ * the element reads before the library call, in one call: (in_meta or None, objects,
+ * roi_addresses, upstream merged JSON or None), as in_meta(buffer, ..., objects) and
+ * read_rois() and read_meta_json() of the buffer going downstream (the same one in place). */
+static PyObject *begin_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("begin_frame", nargs, 6) < 0) return NULL;
+  GstBuffer *buffer = address_argument(args[0], "buffer");
+  if (buffer == NULL) return NULL;
+  GstBuffer *downstream = address_argument(args[1], "downstream buffer");
+  if (downstream == NULL) return NULL;
+  if (check_roi_arguments(args[4], args[5]) < 0) return NULL;
+  PyObject *objects, *addresses;
+  if (collect_rois(downstream, args[4], args[5], &objects, &addresses) < 0) return NULL;
+  PyObject *meta = build_in_meta(buffer, args[2], args[3], objects);
+  PyObject *upstream = meta != NULL ? meta_json_of(downstream) : NULL;
+  if (upstream == NULL) {
+    Py_XDECREF(meta);
+    Py_DECREF(objects);
+    Py_DECREF(addresses);
+    return NULL;
+  }
+  PyObject *result = PyTuple_New(4);
+  if (result == NULL) {
+    Py_DECREF(meta);
+    Py_DECREF(objects);
+    Py_DECREF(addresses);
+    Py_DECREF(upstream);
+    return NULL;
+  }
+  PyTuple_SET_ITEM(result, 0, meta);
+  PyTuple_SET_ITEM(result, 1, objects);
+  PyTuple_SET_ITEM(result, 2, addresses);
+  PyTuple_SET_ITEM(result, 3, upstream);
   return result;
 }
 
@@ -1010,6 +1183,27 @@ static PyMethodDef methods[] = {
     {"emit_text", (PyCFunction)(void (*)(void))emit_text, METH_FASTCALL,
      "emit_text(object_address, signal_id, text) -> None\n\n"
      "Emit a signal made by add_text_signal() by its id, lending text's UTF-8 to the handlers."},
+    {"emit_text_capturing", (PyCFunction)(void (*)(void))emit_text_capturing, METH_FASTCALL,
+     "emit_text_capturing(object_address, signal_id, text) -> list[str] | None\n\n"
+     "emit_text() if a handler is connected; returns what capture_error() was given during "
+     "the emission (the tracebacks of handlers that raised), or None."},
+    {"capturing_errors", capturing_errors, METH_NOARGS,
+     "capturing_errors() -> bool\n\n"
+     "Whether this thread is inside an emission of emit_text_capturing()."},
+    {"capture_error", capture_error, METH_O,
+     "capture_error(text) -> None\n\n"
+     "Record text for the emission of emit_text_capturing() this thread is inside."},
+    {"pause_gc", pause_gc, METH_NOARGS,
+     "pause_gc() -> bool\n\n"
+     "Disable Python's cyclic collector; returns whether it was enabled (gc.enable() resumes)."},
+    {"debug_enabled", (PyCFunction)(void (*)(void))debug_enabled, METH_FASTCALL,
+     "debug_enabled(category_address, also_address, level) -> bool\n\n"
+     "Whether a message at level is logged in the GstDebugCategory or in also (0: none)."},
+    {"begin_frame", (PyCFunction)(void (*)(void))begin_frame, METH_FASTCALL,
+     "begin_frame(buffer_address, downstream_address, frame_num, template, label_ids, decode)"
+     " -> (in_meta | None, objects, roi_addresses, upstream_json | None)\n\n"
+     "in_meta() of the buffer with the objects read_rois() reads from the buffer going "
+     "downstream, and read_meta_json() of that one, in one call."},
     {"has_digit_run", (PyCFunction)(void (*)(void))has_digit_run, METH_FASTCALL,
      "has_digit_run(text, length) -> bool\n\n"
      "Whether text holds at least length ASCII digits in a row (one linear pass)."},

@@ -37,13 +37,14 @@ from empycustom.library.options import PropertyValueError, parse_json_object
 from empycustom.library.reload import CHECK_INTERVAL_S, FileWatcher, load_new_version
 from empycustom.library.starter import START_WAIT_S, BackgroundStart
 from empycustom.library.watchdog import CallWatch, SlowCall
-from empycustom.meta import analytics, custom_meta
-from empycustom.meta.chain import carry_from_buffer, results_to_write
+from empycustom.meta import analytics
+from empycustom.meta.chain import results_to_write
 from empycustom.meta.editing import close_frame, open_frame
-from empycustom.meta.inmeta import buffer_in_meta, in_meta_template
+from empycustom.meta.inmeta import in_meta_template
 from empycustom.meta.merge import add_events, merge_results
-from empycustom.meta.objects import parse_labels, read_objects, write_results
+from empycustom.meta.objects import ANALYTICS, parse_labels, write_results
 from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
+from empycustom.meta.reading import read_frame
 
 # GST_DEBUG=empycustom:6 or, as the reference's debugging section prints, GST_DEBUG=*python*:6.
 CAT = DebugCategory("empycustom", "Custom Python processing of video buffers", also="python")
@@ -84,6 +85,8 @@ FLOW_ERROR = Gst.FlowReturn.ERROR
 FLOW_FLUSHING = Gst.FlowReturn.FLUSHING
 FLOW_DROPPED = Gst.FlowReturn.CUSTOM_SUCCESS  # GST_BASE_TRANSFORM_FLOW_DROPPED
 G_MAXINT = 2147483647
+IN_PLACE_FUNCTION = required_function(True)  # process_ip
+FUNCTION = required_function(False)  # process
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class State:
     warned_handler: bool = False
     warned_dropped: bool = False  # process() returned no buffer
     watch: CallWatch | None = None  # library calls in this element's threads
+    open_maps: OpenMaps = field(default_factory=OpenMaps)  # lent to each call in turn
 
 
 class EmPyCustom(GstBase.BaseTransform):
@@ -528,8 +532,9 @@ class EmPyCustom(GstBase.BaseTransform):
         try:
             failure = stop_library(library, options)
         finally:
-            if watch is not None:
-                self._slow_call_returned(watch, "stop", library.path)
+            elapsed = None if watch is None else watch.end()
+            if elapsed is not None:
+                self._slow_call_returned(elapsed, "stop", library.path)
         if failure is not None:
             report_warning(self, CAT, str(failure), failure.debug)
 
@@ -545,10 +550,9 @@ class EmPyCustom(GstBase.BaseTransform):
         )
         report_warning(self, CAT, text, "Python stack of the call, innermost last:\n" + call.stack)
 
-    def _slow_call_returned(self, watch: CallWatch, function: str, path: str) -> None:
-        elapsed = watch.end()
-        if elapsed is not None:
-            CAT.info(self, f"{function}() of custom-lib '{path}' returned after {elapsed:.1f} s")
+    def _slow_call_returned(self, elapsed: float, function: str, path: str) -> None:
+        """A call reported as slow has returned after `elapsed` seconds (CallWatch.end())."""
+        CAT.info(self, f"{function}() of custom-lib '{path}' returned after {elapsed:.1f} s")
 
     def _start_failed_late(self, error: LibraryError, element_stopped: bool) -> None:
         """start() failed after the start vfunc returned (or stop() after an abandoned start)."""
@@ -672,9 +676,7 @@ class EmPyCustom(GstBase.BaseTransform):
         # or 100 kB of out_meta, more time than the buffer's own work. Paused, the collector
         # counts them in and, as they die, out again; garbage a library makes is collected
         # after the buffer instead of during it.
-        collecting = gc.isenabled()
-        if collecting:
-            gc.disable()
+        collecting = _native.pause_gc()
         try:
             return self._process(state, settings, frame_num, inbuf, outbuf)
         finally:
@@ -694,17 +696,21 @@ class EmPyCustom(GstBase.BaseTransform):
 
         if CAT.enabled(LOG):
             CAT.log(LOG, self, "Processing buffer")
-        events = self._take_events()
+        events = self._take_events() if self._pending_events else {}
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         downstream = inbuf if outbuf is None else outbuf
-        objects, rois = read_objects(downstream, settings.label_ids)
-        in_meta = buffer_in_meta(inbuf, frame_num, self._layout, self._in_meta_template, objects)
-        # Results written upstream; `carried`: some object has one to merge into.
-        carried = carry_from_buffer(in_meta, downstream)
-        function_name = required_function(outbuf is None)
+        label_ids = settings.label_ids
+        # `carried`: some object has a result written upstream to merge into.
+        in_meta, objects, rois, carried = read_frame(
+            inbuf, downstream, frame_num, self._layout, self._in_meta_template, label_ids
+        )
+        function_name = IN_PLACE_FUNCTION if outbuf is None else FUNCTION
         library = state.library
-        open_maps = OpenMaps(inbuf)
-        open_frame(in_meta, downstream, rois, settings.label_ids)  # for add_object()
+        open_maps = state.open_maps
+        if open_maps.busy:  # a call inside a call (a library pushing a buffer through us)
+            open_maps = OpenMaps()
+        open_maps.lend(inbuf)
+        open_frame(in_meta, downstream, rois, label_ids)  # for add_object()
         watch = state.watch
         watch.begin(function_name, settings.slow_call_ms / 1000, (library.path, frame_num))
         try:
@@ -715,17 +721,23 @@ class EmPyCustom(GstBase.BaseTransform):
                 if out_meta is FLOW_DROPPED:
                     self._warn_dropped(state)
                     return FLOW_DROPPED
-            results = parse_out_meta(out_meta, function_name, in_meta)
-            if results != []:  # nothing returned changes nothing
-                merge_results(in_meta, results, carried)
-            add_events(in_meta, events)
+            if out_meta is None or (type(out_meta) is str and not out_meta):
+                results = []  # nothing returned changes nothing (parse_out_meta's first case)
+            else:
+                results = parse_out_meta(out_meta, function_name, in_meta)
+                if results != []:
+                    merge_results(in_meta, results, carried)
+            if events:
+                add_events(in_meta, events)
             text = to_json(in_meta, function_name)
         # Any exception, BaseException too (KeyboardInterrupt, GeneratorExit, SystemExit, a
         # library's own): escaping the vfunc, it would count as GST_FLOW_OK.
         except BaseException as error:
             return self._library_failed(settings, library, function_name, error, inbuf, outbuf)
         finally:
-            self._slow_call_returned(watch, function_name, library.path)
+            elapsed = watch.end()
+            if elapsed is not None:
+                self._slow_call_returned(elapsed, function_name, library.path)
             close_frame(in_meta)
             left_open = open_maps.release()
             if left_open:
@@ -737,18 +749,22 @@ class EmPyCustom(GstBase.BaseTransform):
                 )
 
         state.last_meta = text
-        custom_meta.write_meta_json(downstream, text)
-        if rois and carried:
-            write_results(rois, results_to_write(objects))
-        elif rois and type(results) is list:
-            write_results(rois, results)
-        analytics.write_results(downstream, objects, results)
-        self._emit_new_meta(state, settings, text)
+        _native.write_meta_json(hash(downstream), text)  # custom_meta.write_meta_json()
+        if rois:
+            if carried:
+                write_results(rois, results_to_write(objects))
+            elif type(results) is list:
+                write_results(rois, results)
+        if ANALYTICS:
+            analytics.write_results(downstream, objects, results)
+        if not settings.silent:
+            self._emit_new_meta(state, settings, text)
         return FLOW_OK
 
     def _emit_new_meta(self, state: State | None, settings: Settings, text: str) -> None:
-        # Emitting costs ~15 us per buffer in a streaming thread even with nobody listening.
-        if not settings.silent and _native.has_handler(self._address, NEW_META_SIGNAL):
+        # Emitting costs ~15 us per buffer in a streaming thread even with nobody listening:
+        # nothing is emitted without a handler connected.
+        if not settings.silent:
             failures = emit_text_reporting_errors(self._address, NEW_META_SIGNAL, text)
             if failures and state is not None:
                 self._handler_failed(state, failures)

@@ -2,9 +2,10 @@
 
 gst-python never unmaps a `MapInfo` when it is garbage-collected, and the reference's own
 examples call `io_buffer.map()` without `unmap()`: each forgotten map keeps a whole frame alive.
-While a library function runs, `OpenMaps` shadows `map` and `map_range` on the one buffer object
-the library was given (an instance attribute: other buffers and threads are untouched), records
-every `MapInfo` they return, and `release()` unmaps those still open when the function returns.
+While a library function runs, `OpenMaps` gives the one buffer object the library was given a
+class of its own whose `map` and `map_range` record every `MapInfo` they return (other buffer
+objects and threads are untouched), and `release()` puts the class back and unmaps those
+still open when the function returns.
 
 It also records the maps `empycustom.frame()` makes of that buffer (by the buffer's address, so
 any Python wrapper of it counts): a numpy view that outlives the call is made safe then
@@ -19,6 +20,7 @@ from typing import Any
 from empycustom._native import MappedBuffer, escape_views
 from empycustom.gst.runtime import Gst
 
+_Buffer = Gst.Buffer
 _buffer_map = Gst.Buffer.map
 _buffer_map_range = Gst.Buffer.map_range
 
@@ -27,45 +29,86 @@ _buffer_map_range = Gst.Buffer.map_range
 _calls: dict[int, OpenMaps] = {}
 
 
+def _record(buffer: Gst.Buffer, info: Any) -> Any:
+    call = _calls.get(hash(buffer))
+    if call is not None:
+        call.opened.append(info)
+    return info
+
+
+class _LentBuffer(_Buffer):
+    """The class of a `Gst.Buffer` object while it is lent to a library call: its map() and
+    map_range() record the maps they open. Swapping an object's class in and back costs half
+    of shadowing the two methods with instance attributes (a dict and two bound methods per
+    buffer); other objects of the same buffer, and other threads' objects, are untouched."""
+
+    __slots__ = ()
+    __module__ = _Buffer.__module__
+
+    def map(self, flags: Gst.MapFlags) -> Any:
+        return _record(self, _buffer_map(self, flags))
+
+    def map_range(self, index: int, length: int, flags: Gst.MapFlags) -> Any:
+        return _record(self, _buffer_map_range(self, index, length, flags))
+
+
+_LentBuffer.__name__ = _LentBuffer.__qualname__ = _Buffer.__qualname__  # reprs read as before
+
 class OpenMaps:
-    """The maps opened on one buffer during one library call."""
+    """The maps opened on one buffer during one library call; `lend()` again for the next."""
 
     __slots__ = ("buffer", "opened", "address", "frames")
 
-    def __init__(self, buffer: Gst.Buffer) -> None:
-        self.buffer = buffer
+    def __init__(self, buffer: Gst.Buffer | None = None) -> None:
+        self.buffer: Gst.Buffer | None = None
         self.opened: list[Any] = []
         self.frames: list[MappedBuffer] = []  # frame() maps of the buffer during the call
-        self.address = hash(buffer)
-        _calls[self.address] = self
-        buffer.map = self._map
-        buffer.map_range = self._map_range
+        self.address = 0
+        if buffer is not None:
+            self.lend(buffer)
 
-    def _map(self, flags: Gst.MapFlags) -> Any:
-        info = _buffer_map(self.buffer, flags)
-        self.opened.append(info)
-        return info
+    def lend(self, buffer: Gst.Buffer) -> None:
+        """Record the maps of `buffer` from now until `release()`."""
+        self.buffer = buffer
+        self.address = address = hash(buffer)
+        _calls[address] = self
+        if type(buffer) is _Buffer:
+            buffer.__class__ = _LentBuffer
+        else:  # a subclass of its own: its map methods are shadowed on the object instead
+            buffer.map = lambda flags: _record(buffer, _buffer_map(buffer, flags))
+            buffer.map_range = lambda index, length, flags: _record(
+                buffer, _buffer_map_range(buffer, index, length, flags)
+            )
 
-    def _map_range(self, index: int, length: int, flags: Gst.MapFlags) -> Any:
-        info = _buffer_map_range(self.buffer, index, length, flags)
-        self.opened.append(info)
-        return info
+    @property
+    def busy(self) -> bool:
+        """Lent and not released yet."""
+        return self.buffer is not None
 
     def release(self) -> int:
         """Stop recording, unmap every map still open and return how many there were."""
         buffer = self.buffer
+        if buffer is None:
+            return 0
+        self.buffer = None  # the buffer object dies with the call, not with this tracker
         _calls.pop(self.address, None)  # frame() maps of the buffer are the caller's from now on
-        # The bound methods refer back to the buffer: removing them breaks the cycle, so the
-        # buffer object dies with the call instead of holding a reference until the next GC.
-        attributes = vars(buffer)
-        attributes.pop("map", None)
-        attributes.pop("map_range", None)
+        if type(buffer) is _LentBuffer:
+            buffer.__class__ = _Buffer
+        else:
+            # The lambdas refer back to the buffer: removing them breaks the cycle, so the
+            # buffer object dies with the call instead of holding a reference until the next GC.
+            attributes = vars(buffer)
+            attributes.pop("map", None)
+            attributes.pop("map_range", None)
+        opened = self.opened
+        if not opened:
+            return 0
         left_open = 0
-        for info in self.opened:
+        for info in opened:
             if info.__parent__ is not None:  # gst-python clears it on unmap
                 buffer.unmap(info)
                 left_open += 1
-        self.opened.clear()
+        opened.clear()
         return left_open
 
     def settle_frames(self) -> int:

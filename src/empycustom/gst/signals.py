@@ -9,7 +9,6 @@ exceptions still reach the hook that was installed before) and returns them.
 from __future__ import annotations
 
 import sys
-import threading
 import traceback
 from types import TracebackType
 from typing import Any
@@ -17,18 +16,16 @@ from typing import Any
 from empycustom import _native
 from empycustom.gst.runtime import GObject
 
-_capture = threading.local()
 _previous_hook: Any = None  # the hook found when ours was installed
 
 
 def _capturing_hook(
     exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
-    errors = getattr(_capture, "errors", None)
-    if errors is None:
-        _previous_hook(exc_type, exc, tb)
+    if _native.capturing_errors():  # inside emit_text_capturing() in this thread
+        _native.capture_error("".join(traceback.format_exception(exc_type, exc, tb)))
     else:
-        errors.append("".join(traceback.format_exception(exc_type, exc, tb)))
+        _previous_hook(exc_type, exc, tb)
 
 
 def add_text_signal(cls: type[GObject.Object], name: str) -> int:
@@ -41,12 +38,14 @@ def add_text_signal(cls: type[GObject.Object], name: str) -> int:
     return _native.add_text_signal(hash(cls.__gtype__), name)  # hash() of a GType: its value
 
 
-def emit_text_reporting_errors(address: int, signal_id: int, text: str) -> list[str]:
+def emit_text_reporting_errors(address: int, signal_id: int, text: str) -> list[str] | None:
     """Emit the text signal `signal_id` (from add_text_signal) of the GObject at `address`.
 
-    Returns the tracebacks of the handlers that raised (usually none). The signal is emitted by
-    its id from C, the text lent to the handlers: PyGObject's `emit()` looks the signal up by
-    name and copies the text at every call.
+    Returns the tracebacks of the handlers that raised, or None when none did (or none is
+    connected: then nothing is emitted). The signal is emitted by its id from C, the text lent
+    to the handlers: PyGObject's `emit()` looks the signal up by name and copies the text at
+    every call; the exceptions are captured in C for the emitting thread (other exceptions
+    still reach the hook that was installed before).
     """
     global _previous_hook
     if _previous_hook is None:
@@ -54,12 +53,7 @@ def emit_text_reporting_errors(address: int, signal_id: int, text: str) -> list[
         # it, and the handler's exception is not reported here) or chains to it.
         _previous_hook = sys.excepthook
         sys.excepthook = _capturing_hook
-    errors: list[str] = []
-    _capture.errors = errors
     try:
-        _native.emit_text(address, signal_id, text)
+        return _native.emit_text_capturing(address, signal_id, text)
     except Exception:  # a PyGObject that passes handler exceptions on to the emitter
-        errors.append(traceback.format_exc())
-    finally:
-        _capture.errors = None
-    return errors
+        return [traceback.format_exc()]

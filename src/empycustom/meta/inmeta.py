@@ -57,9 +57,14 @@ def buffer_in_meta(
     """build_in_meta() for a buffer of caps `layout` (`template` = in_meta_template(layout)):
     its PTS, and its GstVideoMeta's layout when it has one. Built in C in one call: the
     calls of build_in_meta cost about 2 us a buffer."""
-    address = hash(buffer)
-    in_meta = _native.in_meta(address, frame_num, template, objects)
-    if in_meta is None:  # laid out by its GstVideoMeta
-        pts = _native.buffer_pts(address)
-        in_meta = build_in_meta(frame_num, pts, layout.for_buffer(buffer), objects)
-    return in_meta
+    in_meta = _native.in_meta(hash(buffer), frame_num, template, objects)
+    return video_meta_in_meta(buffer, frame_num, layout, objects) if in_meta is None else in_meta
+
+
+def video_meta_in_meta(
+    buffer: Gst.Buffer, frame_num: int, layout: FrameLayout, objects: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """buffer_in_meta() for a buffer laid out by its GstVideoMeta (for which the C template
+    path returns None)."""
+    pts = _native.buffer_pts(hash(buffer))
+    return build_in_meta(frame_num, pts, layout.for_buffer(buffer), objects)

@@ -46,10 +46,21 @@ def read_objects(
     of the analytics relation meta where GStreamer has it.
     """
     objects, rois = _native.read_rois(hash(buffer), label_ids, from_json)
-    if analytics.unavailable() is None:
-        analytics.read_objects(buffer, objects, label_ids)
-        rois.extend([None] * (len(objects) - len(rois)))
+    if ANALYTICS:
+        add_analytics_objects(buffer, objects, rois, label_ids)
     return objects, rois
+
+
+ANALYTICS = analytics.unavailable() is None  # GstAnalytics is there (GStreamer >= 1.24)
+
+
+def add_analytics_objects(
+    buffer: Any, objects: list[dict[str, Any]], rois: list[int | None], label_ids: dict[str, int]
+) -> None:
+    """The objects of the analytics relation meta added to `objects` (in place; see
+    read_objects), with no ROI meta (None in `rois`)."""
+    analytics.read_objects(buffer, objects, label_ids)
+    rois.extend([None] * (len(objects) - len(rois)))
 
 
 def write_results(rois: Sequence[int | None], results: Sequence[Any]) -> None:
