@@ -27,3 +27,7 @@ def test_bench_workers_quick_run(tmp_path):
         assert result["identical"]
         assert result["fps"]["1"] > 0 and result["fps"]["2"] > 0
         assert all(run["frames"] >= 40 for run in result["runs"]["2"])
+    # The thread case is set against what two plain threads get on this machine.
+    assert "the machine's ceiling for this work" in done.stdout
+    assert len(report["cases"]["thread"]["ceiling_runs"]) == 1
+    assert report["cases"]["thread"]["ceiling"] > 0
