@@ -721,10 +721,14 @@ class EmPyCustom(GstBase.BaseTransform):
                 if out_meta is FLOW_DROPPED:
                     self._warn_dropped(state)
                     return FLOW_DROPPED
-            if out_meta is None or (type(out_meta) is str and not out_meta):
+            kind = type(out_meta)
+            if out_meta is None or (kind is str and not out_meta):
                 results = []  # nothing returned changes nothing (parse_out_meta's first case)
             else:
-                results = parse_out_meta(out_meta, function_name, in_meta)
+                # parse_out_meta() returns a list or a dict as it is.
+                results = out_meta if kind is dict or kind is list else parse_out_meta(
+                    out_meta, function_name, in_meta
+                )
                 if results != []:
                     merge_results(in_meta, results, carried)
             if events:
@@ -743,7 +747,7 @@ class EmPyCustom(GstBase.BaseTransform):
             if left_open:
                 warning = forgotten_maps_text(function_name, state.library.path, left_open)
                 self._warn_once(state, "warned_maps", warning)
-            if open_maps.settle_frames():
+            if open_maps.frames and open_maps.settle_frames():
                 self._warn_once(
                     state, "warned_views", kept_views_text(function_name, state.library.path)
                 )
@@ -762,8 +766,6 @@ class EmPyCustom(GstBase.BaseTransform):
         return FLOW_OK
 
     def _emit_new_meta(self, state: State | None, settings: Settings, text: str) -> None:
-        # Emitting costs ~15 us per buffer in a streaming thread even with nobody listening:
-        # nothing is emitted without a handler connected.
         if not settings.silent:
             failures = emit_text_reporting_errors(self._address, NEW_META_SIGNAL, text)
             if failures and state is not None:

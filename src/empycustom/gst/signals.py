@@ -42,7 +42,7 @@ def emit_text_reporting_errors(address: int, signal_id: int, text: str) -> list[
     """Emit the text signal `signal_id` (from add_text_signal) of the GObject at `address`.
 
     Returns the tracebacks of the handlers that raised, or None when none did (or none is
-    connected: then nothing is emitted). The signal is emitted by its id from C, the text lent
+    connected). The signal is emitted by its id from C, the text lent
     to the handlers: PyGObject's `emit()` looks the signal up by name and copies the text at
     every call; the exceptions are captured in C for the emitting thread (other exceptions
     still reach the hook that was installed before).
