@@ -596,3 +596,16 @@ def test_debug_enabled_follows_both_categories_thresholds() -> None:
         Gst.debug_unset_threshold_for_name("empycustomtestcat")
         Gst.debug_unset_threshold_for_name("empycustomtestalso")
     assert not _native.debug_enabled(category._pointer, 0, 99)
+
+
+def test_has_analytics_meta_sees_a_relation_meta_only() -> None:
+    from empycustom.meta import analytics
+
+    buffer = Gst.Buffer.new_allocate(None, 8, None)
+    assert _native.has_analytics_meta(hash(buffer)) is False
+    if analytics.unavailable() is None:  # GStreamer >= 1.24
+        from gi.repository import GstAnalytics
+
+        GstAnalytics.buffer_add_analytics_relation_meta(buffer)
+        assert _native.has_analytics_meta(hash(buffer)) is True
+        assert _native.has_analytics_meta(hash(Gst.Buffer.new())) is False

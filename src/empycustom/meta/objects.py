@@ -58,9 +58,11 @@ def add_analytics_objects(
     buffer: Any, objects: list[dict[str, Any]], rois: list[int | None], label_ids: dict[str, int]
 ) -> None:
     """The objects of the analytics relation meta added to `objects` (in place; see
-    read_objects), with no ROI meta (None in `rois`)."""
-    analytics.read_objects(buffer, objects, label_ids)
-    rois.extend([None] * (len(objects) - len(rois)))
+    read_objects), with no ROI meta (None in `rois`). A buffer without a relation meta costs
+    one look in C."""
+    if _native.has_analytics_meta(hash(buffer)):
+        analytics.read_objects(buffer, objects, label_ids)
+        rois.extend([None] * (len(objects) - len(rois)))
 
 
 def write_results(rois: Sequence[int | None], results: Sequence[Any]) -> None:
