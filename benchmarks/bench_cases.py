@@ -451,6 +451,12 @@ HD_SCALE = 0.1
 VGA_SCALE = 0.5
 OUT_META_SIZES = {"1k": 1_000, "100k": 100_000}  # bytes of out_meta JSON
 OUT_META_SCALE = {"1k": 1.0, "100k": 0.1}
+# How the out-meta cases' library returns the same content.
+OUT_META_KINDS = {
+    "dict": "a dict (the same content)",
+    "text": "JSON text",
+    "pylit": "Python-literal text, str([content])",
+}
 
 
 def _probe(user: Callable, view: bool) -> Prepare:
@@ -519,11 +525,11 @@ CASES: list[Case] = [
          prepare=connect_new_meta, careful="transform-ip-floor-careful"),
     *[
         Case(f"out-meta-{kind}-{label}", f"library returns {size:,} bytes of results as "
-             + ("JSON text" if kind == "text" else "a dict (the same content)"),
+             + OUT_META_KINDS[kind],
              _empycustom("out_meta.py"), "identity", scale=OUT_META_SCALE[label],
              prepare=partial(set_options, {"bytes": size, "as": kind}))
         for label, size in OUT_META_SIZES.items()
-        for kind in ("dict", "text")
+        for kind in OUT_META_KINDS
     ],
     *[
         Case(f"rois-{n}-identity", f"upstream element adds {n} ROI metas, then C identity",

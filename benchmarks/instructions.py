@@ -39,8 +39,10 @@ DEFAULT_CASES = (
     "noop", "noop-dict", "frame-read", "frame-write", "skip", "noop-silent",
     "transform-ip-floor", "pad-probe",
     "out-meta-dict-1k", "out-meta-text-1k", "out-meta-dict-100k", "out-meta-text-100k",
+    "out-meta-pylit-1k", "out-meta-pylit-100k",
 )  # fmt: skip
-# out_meta as text against the same content as a dict (bench.py's target).
+# out_meta as text (JSON, or str(list)'s Python literal) against the same content as a dict
+# (bench.py's target).
 TEXT_OVER_DICT_LIMIT = 1.5
 FEW_BUFFERS = 100
 # No hash randomization; no OpenBLAS thread pool (numpy's), whose idle threads spin for as
@@ -156,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 passed = value < limit if case.peer == other else value <= limit
                 targets.append((f"{name} {words} {limit}x {other}", value, limit, passed))
     for name in names:
-        as_dict = name.replace("out-meta-text-", "out-meta-dict-")
-        if name.startswith("out-meta-text-") and as_dict in overhead and overhead[as_dict] > 0:
+        as_dict = re.sub(r"^out-meta-(text|pylit)-", "out-meta-dict-", name)
+        if as_dict != name and as_dict in overhead and overhead[as_dict] > 0:
             value = overhead[name] / overhead[as_dict]
             targets.append((f"{name} <= {TEXT_OVER_DICT_LIMIT}x {as_dict}", value,
                             TEXT_OVER_DICT_LIMIT, value <= TEXT_OVER_DICT_LIMIT))  # fmt: skip

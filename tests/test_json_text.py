@@ -1,11 +1,13 @@
 """out_meta as JSON text: the frame's result kept as text (`_native.scan_json`, `JsonText`).
 
 The scanner against json.loads on a corpus and on random and mutated JSON, then the merged meta
-of text against the same content returned as Python objects, then real pipelines.
+of text against the same content returned as Python objects, then real pipelines. Then the same
+for Python literal text (str(list_of_dicts)): its scan against ast.literal_eval and the old path.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import random
 import re
@@ -17,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from empycustom._native import scan_json
+from empycustom.meta import outmeta
 from empycustom.meta.merge import merge_result, merge_results
-from empycustom.meta.outmeta import JsonText, parse_out_meta, to_json
+from empycustom.meta.outmeta import JsonText, OutMetaError, _parse_text, parse_out_meta, to_json
 
 OBJECT, ARRAY, EMPTY_OBJECT, EMPTY_ARRAY, SCALAR = 1, 2, 3, 4, 0
 
@@ -496,11 +499,14 @@ def results(in_meta, options):
     ]
     frame = {
         "faces": len(objects),
-        "detections": [{"id": i, "box": [i, 2 * i, 32, 64], "score": 0.25} for i in range(50)],
+        "detections": [{"id": i, "box": (i, 2 * i, 32, 64), "score": 0.25} for i in range(50)],
         "text": 'a "quoted" é',
+        "small": 1e-05,
     }
     value = frame if options["shape"] == "dict" else per_object + [frame]
-    return json.dumps(value, indent=1) if options["as"] == "text" else value
+    if options["as"] == "text":
+        return json.dumps(value, indent=1)
+    return str(value) if options["as"] == "pylit" else value
 
 def process_ip(buffer, in_meta, options, events):
     return results(in_meta, options)
@@ -510,16 +516,19 @@ def process(buffer, in_meta, options, events):
 """
 
 
+def frame_value(faces: int) -> dict[str, Any]:
+    """RESULTS_LIB's frame result."""
+    return {
+        "faces": faces,
+        "detections": [{"id": i, "box": (i, 2 * i, 32, 64), "score": 0.25} for i in range(50)],
+        "text": 'a "quoted" é',
+        "small": 1e-05,
+    }
+
+
 def frame_text(faces: int) -> str:
     """The frame's result, as the merged meta holds it when kept as text."""
-    return json.dumps(
-        {
-            "faces": faces,
-            "detections": [{"id": i, "box": [i, 2 * i, 32, 64], "score": 0.25} for i in range(50)],
-            "text": 'a "quoted" é',
-        },
-        separators=(",", ":"),
-    )
+    return json.dumps(frame_value(faces), separators=(",", ":"))
 
 
 def without_timestamps(value: Any) -> Any:
@@ -602,3 +611,415 @@ def test_text_and_objects_give_the_same_meta(pipeline, write_library, extra, sha
         assert '"emcustom":' + frame_text(objects) in text
     for text in as_objects["texts"]:
         assert frame_text(objects) not in text  # orjson writes "é", json.dumps wrote "\u00e9"
+
+
+# Python literals: str(list_of_dicts), written as JSON by scan_json(text, element, True).
+
+
+def as_json_values(value: Any) -> Any:
+    """A literal's value as JSON holds it: tuples are lists."""
+    if isinstance(value, (list, tuple)):
+        return [as_json_values(item) for item in value]
+    if isinstance(value, dict):
+        return {key: as_json_values(item) for key, item in value.items()}
+    return value
+
+
+def check_literal(text: str, element: int = 0) -> tuple[int, bytes, int, int, int]:
+    """The scan accepts the literal, and its JSON reads as ast.literal_eval's value: the same
+    types (True is not 1, -0.0 not 0.0, a float not an int), the same key order."""
+    scanned = scan_json(text, element, True)
+    assert scanned is not None, text
+    expected = repr(as_json_values(ast.literal_eval(text)))
+    data = scanned[1]
+    assert repr(orjson.loads(data)) == expected, text
+    assert repr(json.loads(data)) == expected, text
+    assert compacted(data.decode()) == data  # compact
+    return scanned
+
+
+LITERALS = [
+    "[{'a': 1}]",
+    '[{"a": 1}]',
+    "{'label': 'person', 'score': 0.5, 'box': (1, 2, 3, 4), 'ok': True, 'no': False, 'n': None}",
+    repr(["it's", 'say "hi"', "both ' and \"", "\\", "\\'", "\\\\n", "tab\there", "nl\nx"]),
+    repr("".join(chr(code) for code in range(0x20)) + "\x7f\x80\x9f\xa0\xad"),
+    repr(["é ü 中文", "😀 👍🏽", "\u2028\u2029", "\ufeff", "\U0010ffff", "\ue000", "\uffff"]),
+    repr({"é": 1, "中": 2, "😀": [3], "'": 4, '"': 5, "\\": 6, "\n": 7, "\x00": 8}),
+    "['\\x41\\x7f\\xff', '\\u00e9\\u4e2d', '\\U0001F600\\U00000041', '\\b\\f\\r']",
+    '["\\x41", "a\'b", "\\"", "\\\'"]',
+    "[1, -1, 0, -0, 123456789012345678, -123456789012345678]",
+    "[0.5, -0.0, 1e-05, 1e+16, 1.5e+280, 5e-324, 1.7976931348623157e+280, 0.1, 1e22]",
+    "[1E5, 1e-400, 2.5E-3, 0.0001396849423730286]",
+    "(1,)",
+    "()",
+    "(1, 2)",
+    "((), ((1,),), [()])",
+    "[1, 2,]",
+    "{'a': 1,}",
+    "({'a': 1}, {'b': 2},)",
+    "{}",
+    "[]",
+    "[{}]",
+    " \t\n\r[ 1 ,\n 2 ,\r\n { 'a' :\t3 } ] \n",
+    "{'a': {'a': {'a': 1}}, 'b': {'a': 2}}",  # the same key in different dicts
+    "{'a': 1, \"b\": 2, 'ab': 3}",
+    "{'': 1, ' ': 2}",
+    "'text'",
+    "5",
+    "None",
+    "True",
+    "[" * 100 + "]" * 100,
+    "{" + ", ".join(f"'k{i}': {i}" for i in range(33)) + "}",
+    "{" + ", ".join(f"'k{i}': {{'k{i}': {i}}}" for i in range(1000)) + "}",
+    repr({"long": "x" * 1000, "z": "y\n" * 300, "q": "'\"" * 300}),
+    str([{"id": i, "label": "person", "score": 0.5, "box": (i, i, 3, 4)} for i in range(300)]),
+]
+
+# Valid literals the scan leaves to ast (the old path decides: same values, or the same error).
+LITERALS_REFUSED = [
+    "[np.float64(1.5)]",
+    "[{'score': np.float32(0.5)}]",
+    "{'a': array([1, 2])}",
+    "[nan]",
+    "[inf, -inf]",
+    "[float('nan')]",
+    "{1, 2}",
+    "{'a'}",
+    "[{'a', 'b'}]",
+    "[b'bytes']",
+    "[u'a']",
+    "[r'a\\n']",
+    "[f'a']",
+    "['a' 'b']",  # concatenation
+    "['''a''']",
+    "{1: 'a'}",  # keys that are not str
+    "{(1, 2): 'a'}",
+    "{None: 1}",
+    "{'a': 1, 'a': 2}",  # the dict keeps the last
+    "{'a': 1, \"a\": 2}",
+    "{'a': 1, '\\x61': 2}",
+    "{'é': 1, '\\xe9': 2}",
+    "{" + ", ".join(f"'k{i}': {i}" for i in range(40)) + ", 'k3': 0}",
+    "['\\ud800']",  # surrogates
+    "['\\udc00\\ud800']",
+    "['\\ud83d\\ude00']",  # two lone surrogates in Python, one emoji in JSON
+    "['\\U0000d800']",
+    "['\\101']",  # octal
+    "['\\0']",
+    "['\\N{BULLET}']",
+    "['\\a\\v']",
+    "['a\\\nb']",  # a line continuation in a string
+    "['\\d']",  # an unknown escape: kept with its backslash
+    "['a\tb']",  # a raw control character (Python reads it; repr never writes it)
+    "[1234567890123456789]",  # 19 digits
+    "[1.5e+300]",  # may overflow: to_json would write null
+    "[1e309]",
+    "[1_000]",
+    "[0x10]",
+    "[0o7]",
+    "[1.]",
+    "[.5]",
+    "[1j]",
+    "[00]",
+    "[+1]",
+    "[- 1]",
+    "[-(1)]",
+    "[(1)]",  # (1) is 1, not a tuple
+    "(1)",
+    "((1, 2))",
+    "[1, # a comment\n 2]",
+    "[1, \\\n 2]",
+    "[1 if True else 2]",
+    "[Ellipsis]",
+    "[...]",
+    "[True_]",
+    "[true, false, null]",
+    "[" * 101 + "]" * 101,
+    "{**{'a': 1}}",
+    "[*[1]]",
+    "[1, 2][0]",
+    "[1] + [2]",
+    "\ufeff[1]",
+]
+
+LITERALS_INVALID = [
+    "[",
+    "[1, 2",
+    "['a]",
+    "['a\"]",
+    "['a\nb']",  # a newline in a string
+    "['\\x4']",
+    "['\\u12']",
+    "['\\U0011ffff']",
+    "['\\",
+    "[1,,2]",
+    "[,]",
+    "(,)",
+    "{'a' 1}",
+    "{'a': }",
+    "[1 2]",
+    "[1] [2]",
+    "[1]x",
+    "Tru",
+    "Nonesuch",
+    "[None1]",
+    "[1\x00]",
+    "['a\x00']",
+    "['\\x4\x00']",
+]
+
+
+@pytest.fixture
+def old_path(monkeypatch):
+    """parse_out_meta as it was before the literal scan: JSON text scanned, literals by ast."""
+    scan = outmeta.scan_json
+
+    def json_only(text: str, element: int, literal: bool = False) -> Any:
+        return None if literal else scan(text, element)
+
+    def parse(text: str, function_name: str, meta: dict[str, Any] | None) -> Any:
+        with monkeypatch.context() as patch:
+            patch.setattr(outmeta, "scan_json", json_only)
+            return parse_out_meta(text, function_name, meta)
+
+    return parse
+
+
+def outcome(parse: Any, text: str, meta: dict[str, Any] | None) -> tuple[str, str]:
+    try:
+        return "value", repr(parse(text, "process", meta))
+    except OutMetaError as error:
+        return "error", str(error)
+
+
+class TestScanLiteral:
+    @pytest.mark.parametrize("text", LITERALS)
+    def test_accepted_as_ast_reads_it(self, text):
+        check_literal(text)
+
+    @pytest.mark.parametrize("text", LITERALS_REFUSED + LITERALS_INVALID)
+    def test_refused(self, text):
+        assert scan_json(text, 0, True) is None
+
+    @pytest.mark.parametrize("text", LITERALS_REFUSED + LITERALS_INVALID)
+    @pytest.mark.parametrize("objects", [0, 1])
+    @pytest.mark.filterwarnings("ignore:invalid escape sequence")
+    def test_refused_literals_are_parsed_as_before(self, old_path, text, objects):
+        """What the scan refuses goes down the old path: the same values, or the same error."""
+        assert outcome(parse_out_meta, text, in_meta(objects)) == outcome(
+            old_path, text, in_meta(objects)
+        )
+        assert outcome(parse_out_meta, text, None) == outcome(old_path, text, None)
+
+    @pytest.mark.parametrize("text", LITERALS_INVALID)
+    def test_invalid_literals_are_errors_as_before(self, text):
+        with pytest.raises(OutMetaError, match="neither JSON nor a Python literal"):
+            parse_out_meta(text, "process", in_meta(0))
+
+    def test_strings_are_written_as_orjson_writes_them(self):
+        strings = [
+            "".join(chr(code) for code in range(0x80)),
+            "é中😀\u2028\x80\xa0\U0010ffff",
+            "'\"\\",
+        ]
+        for value in (strings, {s: s for s in strings}):
+            assert scan_json(repr(value), 0, True)[1] == orjson.dumps(value)
+            escaped = repr(value).encode("ascii", "backslashreplace").decode()
+            assert scan_json(escaped, 0, True)[1] == orjson.dumps(value)  # \xNN \uNNNN \UNNNNNNNN
+
+    def test_element_spans(self):
+        text = "[ {'a': 1} , (1, [2]), {}, (), 5, 'x, y', None, {'b': {'c': ']'}}, [1,], ]"
+        values = as_json_values(ast.literal_eval(text))
+        kinds = [OBJECT, ARRAY, EMPTY_OBJECT, EMPTY_ARRAY, SCALAR, SCALAR, SCALAR, OBJECT, ARRAY]
+        for index, (value, kind) in enumerate(zip(values, kinds, strict=True)):
+            _, data, start, end, element_kind = check_literal(text, index)
+            assert orjson.loads(data[start:end]) == value
+            assert element_kind == kind
+            assert data[start - 1 : start] in (b"[", b",")
+            assert data[end : end + 1] in (b"]", b",")
+        assert check_literal(text, len(values))[2:] == (-1, -1, -1)
+        assert check_literal("(1, (2, 3))", 1)[1:] == (b"[1,[2,3]]", 3, 8, ARRAY)
+        assert check_literal("{'a': [1, 2]}", 0)[2:] == (-1, -1, -1)  # not a list
+
+    @pytest.mark.parametrize(
+        ("text", "kind"),
+        [("{'a': 1}", OBJECT), ("[1]", ARRAY), ("(1,)", ARRAY), (" { } ", EMPTY_OBJECT),
+         ("[ ]", EMPTY_ARRAY), ("( )", EMPTY_ARRAY), ("1", SCALAR), ("'s'", SCALAR)],
+    )  # fmt: skip
+    def test_kinds(self, text, kind):
+        assert check_literal(text)[0] == kind
+
+    def test_keys_compare_as_values(self):
+        check_literal("{'abcdefgh_1_abcdefgh': 1, 'abcdefgh_2_abcdefgh': 2, 'a': 3, 'b': 4}")
+        for text in ("{'abcdefgh_1_abcdefgh': 1, \"abcdefgh_1_abcdefgh\": 2}",
+                     "{'\\n': 1, '\\x0a': 2}", "{'😀': 1, '\\U0001f600': 2}"):  # fmt: skip
+            assert scan_json(text, 0, True) is None
+
+    def test_the_largest_growth_fits(self):
+        """Every character grows (a " becomes \\", \\x01 becomes \\u0001): the output buffer
+        holds twice the text."""
+        for text in ("'" + '"' * 5000 + "'", "'" + "\\x01" * 3000 + "'", "'\"'", "['\\x01']"):
+            check_literal(text)
+
+    def test_mutated_literals_agree_with_the_old_path(self):
+        """Random edits of literals: what the scan accepts, the old path (JSON, else ast) reads
+        as the same value; nothing the old path refused is accepted."""
+        rng = random.Random(1515)
+        alphabet = list(" \t\n{}[]():,'\"\\0123456789-+.eExuUTrueFalsNn\x00\x1f\x7fé中😀#") + [
+            "\\x41", "\\u00e9", "\\ud800", "\\U0001f600", "True", "None", "'a'", '"b"', "1e400",
+            "np.float64(1)", "-0.0",
+        ]  # fmt: skip
+        seeds = [text for text in LITERALS if len(text) < 200] + [
+            "[{'a': 1, 'b': (True, False)}, {'c': 'd\\'e\"'}, -1.5e-05, None]",
+            "{'x': {'y': [1, 2, {'z': None}]}, 'w': '\\xe9\\n\\U0001f600', \"v\": ()}",
+        ]
+        accepted = 0
+        for _ in range(20000):
+            text = rng.choice(seeds)
+            for _ in range(rng.randint(1, 3)):
+                where = rng.randint(0, len(text))
+                edit = rng.random()
+                if edit < 0.4:
+                    text = text[:where] + rng.choice(alphabet) + text[where:]
+                elif edit < 0.7:
+                    text = text[:where] + text[where + 1 :]
+                else:
+                    text = text[:where] + rng.choice(alphabet) + text[where + 1 :]
+            scanned = scan_json(text, 0, True)
+            if scanned is None:
+                continue
+            try:
+                before = _parse_text(text, "process", literal_scanned=True)
+            except OutMetaError:
+                pytest.fail(f"accepted what the old path refused: {text!r}")
+            assert repr(orjson.loads(scanned[1])) == repr(as_json_values(before)), text
+            accepted += 1
+        assert accepted > 2000  # the edits left many texts valid
+
+
+# Random literals: repr() of nested lists, tuples and dicts of str, int, float, bool and None.
+_literal_strs = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_literal_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**18) + 1, max_value=10**18 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False, min_value=-1e250, max_value=1e250)
+    | st.sampled_from([1e-05, -0.0, 0.0, 5e-324, 1e16, 1.5e-300, 0.1])
+    | _literal_strs
+)
+_literal_values = st.recursive(
+    _literal_scalars,
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.lists(children, max_size=6).map(tuple)
+        | st.dictionaries(_literal_strs, children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.lists(_literal_values, max_size=5), spaces=st.sampled_from(["", " ", "\n  ", "\t"]))
+def test_random_literals_are_read_as_ast_reads_them(value, spaces):
+    text = repr(value)
+    check_literal(text)
+    # The frame's result, respaced (outside strings: reprs of the items hold none of these).
+    spaced = "[" + ("," + spaces).join(repr(item) for item in value) + spaces + "]"
+    _, data, *_ = check_literal(spaced, len(value) - 1)
+    assert data == scan_json(text, 0, True)[1]
+
+
+LITERAL_TEXTS = [
+    str({"detections": [{"id": 1, "label": "person", "score": 0.5}], "count": 1}),
+    str([{"a": 1}, {"frame": True, "n": (1, 2), "s": 'it\'s "x" é\n'}]),
+    str([{"a": 1}, {"b": 2}, {"c": 3}, {"frame": "x"}, {"beyond": 1}, 7]),
+    str([{"a": 1}, {}, [1, 2], {"frame": 0, "small": 1e-05, "neg": -0.0}]),
+    str(([1, 2], (3,), {})),
+    str([{"a": None}, {"b": 2}]),
+    str([1, 2, 3, 4]),
+    str({"é": "ü 中 😀", "esc": "\x00\x1f\\'\"", "num": [1e16, -0, 1.5e-3]}),
+    str([{"x": 1}, {"frame": {"nested": {"deep": [[()]]}}}]),
+    "{}",
+    "[]",
+    "()",
+    "[{}]",
+    "[{}, {}, {}, {}]",
+    "{'a': 1, 'a': 2}",  # refused: parsed as before
+    "[{'big': 123456789012345678901234567890}]",
+    "[{'np': np.float64(1.5)}, {'frame': np.int64(3)}]",
+]
+
+
+@pytest.mark.parametrize("text", LITERAL_TEXTS)
+@pytest.mark.parametrize("objects", [0, 1, 3])
+@pytest.mark.parametrize("upstream", UPSTREAM, ids=lambda u: "-".join(u) or "none")
+def test_merged_meta_of_literals_is_the_same_as_parsed(old_path, text, objects, upstream):
+    """The merged meta of a literal, kept as text, against the old path's (ast)."""
+    kept_meta, parsed_meta = in_meta(objects, **upstream), in_meta(objects, **upstream)
+    kept = parse_out_meta(text, "process_ip", kept_meta)
+    parsed = old_path(text, "process_ip", parsed_meta)
+    if kept != []:
+        merge_results(kept_meta, kept)
+    if parsed != []:
+        merge_results(parsed_meta, parsed)
+    kept_text, parsed_text = to_json(kept_meta), to_json(parsed_meta)
+    assert repr(json.loads(kept_text)) == repr(json.loads(parsed_text))
+    assert compacted(kept_text) == kept_text.encode()
+    if "e-05" not in text and "e+16" not in text:  # the same spellings: orjson's
+        assert kept_text == parsed_text
+
+
+def test_a_literal_frame_result_is_kept_as_text():
+    text = str([{"a": 1}, {"frame": (1, 2), "q": "it's"}, {"beyond": 1}])
+    results = parse_out_meta(text, "process_ip", in_meta(1))
+    assert results[0] == {"a": 1} and results[2] == {"beyond": 1}
+    assert type(results[1]) is JsonText and results[1].is_object
+    assert results[1].data == b'{"frame":[1,2],"q":"it\'s"}'
+    whole = parse_out_meta("{'frame': (1, 2)}", "process_ip", in_meta(0))
+    assert type(whole) is JsonText and whole.data == b'{"frame":[1,2]}' and whole.is_object
+
+
+def test_without_in_meta_literals_are_read_by_the_scan_too():
+    assert parse_out_meta("{'a': (1, True)}", "process") == {"a": [1, True]}
+    assert parse_out_meta("[{'a': None}, {'b': 'é'}]", "process") == [{"a": None}, {"b": "é"}]
+    assert parse_out_meta("[{'a': np.float64(0.5)}]", "process") == [{"a": 0.5}]
+
+
+@pytest.mark.parametrize(
+    ("extra", "shape", "objects"),
+    [
+        ("in-place=true", "list", 3),
+        ("in-place=false", "dict", 3),
+        ("in-place=true", "list", 0),
+        ("in-place=true workers=2 worker-kind=process", "list", 3),
+    ],
+)
+def test_literal_text_and_objects_give_the_same_meta(
+    pipeline, write_library, extra, shape, objects
+):
+    """A library returning str(list): the same meta as the list itself, the frame's result
+    kept as the literal's JSON."""
+    detector = write_library(DETECTOR_LIB) if objects else None
+    lib = write_library(RESULTS_LIB)
+    as_literal = run_results(pipeline, detector, lib, extra, shape, "pylit")
+    as_objects = run_results(pipeline, detector, lib, extra, shape, "objects")
+    for key in ("meta", "frames", "rois"):
+        assert as_literal[key] == as_objects[key], key
+    frame_meta = as_literal["meta"][0]["frame"][0]
+    assert len(frame_meta["object"]) == objects
+    assert frame_meta["emcustom"]["faces"] == objects
+    assert frame_meta["emcustom"]["detections"][1]["box"] == [1, 2, 32, 64]
+    if shape == "list" and objects:
+        assert [r["face"] for r in as_literal["rois"][0]] == [0, 1, 2]
+        assert as_literal["rois"][0][0]["note"] == "é 中 , : [ ]"
+    # The frame's result went into the merged meta as the literal's JSON: its numbers spelled
+    # as repr() wrote them (1e-05; orjson writes 0.00001), the rest as orjson writes it.
+    kept = scan_json(str(frame_value(objects)), 0, True)[1].decode()
+    assert '"small":1e-05' in kept
+    assert kept.replace("1e-05", "0.00001").encode() == orjson.dumps(frame_value(objects))
+    for text in as_literal["texts"]:
+        assert '"emcustom":' + kept in text
+    for text in as_objects["texts"]:
+        assert kept not in text
+        assert '"emcustom":' + kept.replace("1e-05", "0.00001") in text

@@ -1224,12 +1224,13 @@ static PyMethodDef methods[] = {
      "has_digit_run(text, length) -> bool\n\n"
      "Whether text holds at least length ASCII digits in a row (one linear pass)."},
     {"scan_json", (PyCFunction)(void (*)(void))scan_json, METH_FASTCALL,
-     "scan_json(text, element) -> (kind, compact, start, end, element_kind) | None\n\n"
+     "scan_json(text, element[, literal]) -> (kind, compact, start, end, element_kind) | None\n\n"
      "Check that text is strict JSON that compact writing keeps the meaning of (None when "
      "not: see _native_json.c) and write it without whitespace between tokens. kind: 0 a "
      "scalar, 1 an object, 2 an array, 3 {}, 4 []. For an array, start and end are the span "
      "in compact of its element number `element` (-1 when it has no such element), "
-     "element_kind that element's kind (-1)."},
+     "element_kind that element's kind (-1). With literal true, text is a Python literal "
+     "(str(list_of_dicts)), written as the compact JSON of the same values."},
     {"escape_views", (PyCFunction)(void (*)(void))escape_views, METH_FASTCALL,
      "escape_views(buffer_address, maps) -> int\n\n"
      "After a library call: each MappedBuffer of the list maps still referenced elsewhere (a "

@@ -197,12 +197,13 @@ static const unsigned char *scan_number(const unsigned char *p, const unsigned c
 
 /* A new key of the innermost open object, from keys[first] on: 0 when it is there already
  * (for the first JSON_LINEAR_KEYS; see distinct_keys) or memory ran out. *seen has a bit set
- * per key of the object (6 bits of its hash): a key whose bit is clear is compared with none. */
+ * per key of the object (6 bits of its hash): a key whose bit is clear is compared with none.
+ * The bytes up to limit may be read. */
 static int add_key(JsonScan *scan, Py_ssize_t first, uint64_t *seen, const unsigned char *start,
-                   Py_ssize_t size) {
+                   Py_ssize_t size, const unsigned char *limit) {
   /* The hash: the first 8 bytes, the last 8 and the size. */
   uint64_t head = 0, tail = 0;
-  if (scan->end - start >= 8) {
+  if (limit - start >= 8) {
     memcpy(&head, start, 8);
     if (size < 8) { /* keep the key's bytes only */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -351,7 +352,8 @@ key: /* in an object, after '{' or ',' and the space after them */
     escaped = 0;
     p = scan_string(start, end, &escaped);
     if (p == NULL || escaped) return 0;
-    if (!add_key(scan, first_keys[depth - 1], &seen_keys[depth - 1], start, p - 1 - start))
+    if (!add_key(scan, first_keys[depth - 1], &seen_keys[depth - 1], start, p - 1 - start,
+                 end))
       return 0;
   }
   p = skip_space(scan, p);
@@ -360,13 +362,291 @@ key: /* in an object, after '{' or ',' and the space after them */
   goto value;
 }
 
-/* scan_json(text, element) -> None | (kind, compact, start, end, element_kind) */
+/* Python literals: scan_json(text, element, 1).
+ *
+ * A library that returns str(list_of_dicts) writes Python's repr: 'single' or "double" quoted
+ * strings with Python's escapes, True/False/None, tuples. This pass writes the compact strict
+ * JSON of the same values (what to_json writes of them), so that such text costs what JSON
+ * text does. It accepts only the literals whose values ast.literal_eval and json.loads of the
+ * result agree on; anything else is refused (None) and the caller evaluates the text with ast:
+ * - other tokens: numpy's wrappers (np.float64(1.5)), names (nan, inf), sets, bytes, string
+ *   prefixes and concatenation, comments, a backslash outside strings, a sign with a space;
+ * - a dict key that is not a str, or a key twice (the dict keeps the last value: compared in
+ *   the output, where each str has one spelling);
+ * - escapes other than \\ \' \" \n \r \t \b \f \xNN \uNNNN \UNNNNNNNN, the code of a surrogate
+ *   (a str no UTF-8 holds), a raw control character in a string;
+ * - numbers that are not JSON numbers or that scan_json refuses (1., .5, 0x1, 1_0, 19 digits
+ *   or more, exponents above JSON_MAX_EXPONENT), and "(x)", which is x and not a tuple;
+ * - nesting deeper than LITERAL_MAX_DEPTH (Python's parser stops at 200).
+ * Strings are written as orjson writes them: \" \\ \b \t \n \f \r, \u00XX for the other
+ * control characters, everything else as UTF-8. No token grows to more than twice its size.
+ */
+#define LITERAL_MAX_DEPTH 100
+
+/* Bytes that end the plain run of a Python string: both quotes, the backslash, controls. */
+static const unsigned char literal_string_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, ['"'] = 1, ['\''] = 1, ['\\'] = 1};
+
+/* Write the code point as a character of a JSON string, as orjson does. */
+static inline unsigned char *write_code_point(unsigned char *out, uint32_t code) {
+  static const char hex[] = "0123456789abcdef";
+  if (code < 0x20) {
+    *out++ = '\\';
+    switch (code) {
+      case '\b': *out++ = 'b'; break;
+      case '\t': *out++ = 't'; break;
+      case '\n': *out++ = 'n'; break;
+      case '\f': *out++ = 'f'; break;
+      case '\r': *out++ = 'r'; break;
+      default:
+        memcpy(out, "u00", 3);
+        out[3] = (unsigned char)hex[code >> 4];
+        out[4] = (unsigned char)hex[code & 15];
+        out += 5;
+    }
+  } else if (code < 0x80) {
+    if (code == '"' || code == '\\') *out++ = '\\';
+    *out++ = (unsigned char)code;
+  } else if (code < 0x800) {
+    *out++ = (unsigned char)(0xC0 | code >> 6);
+    *out++ = (unsigned char)(0x80 | (code & 0x3F));
+  } else if (code < 0x10000) {
+    *out++ = (unsigned char)(0xE0 | code >> 12);
+    *out++ = (unsigned char)(0x80 | (code >> 6 & 0x3F));
+    *out++ = (unsigned char)(0x80 | (code & 0x3F));
+  } else {
+    *out++ = (unsigned char)(0xF0 | code >> 18);
+    *out++ = (unsigned char)(0x80 | (code >> 12 & 0x3F));
+    *out++ = (unsigned char)(0x80 | (code >> 6 & 0x3F));
+    *out++ = (unsigned char)(0x80 | (code & 0x3F));
+  }
+  return out;
+}
+
+/* The code of the `count` hex digits at p, or -1. */
+static inline long hex_code(const unsigned char *p, int count) {
+  long code = 0;
+  for (int index = 0; index < count; index++) {
+    int digit = hex_digit(p[index]);
+    if (digit < 0) return -1;
+    code = code << 4 | digit;
+  }
+  return code;
+}
+
+/* Past the Python string whose opening `quote` p points after, its characters written to
+ * *out as those of a JSON string (without the quotes); NULL when it is refused. */
+static const unsigned char *convert_string(const unsigned char *p, const unsigned char *end,
+                                           unsigned char quote, unsigned char **out) {
+  unsigned char *to = *out;
+  for (;;) {
+    const unsigned char *run = p;
+#if defined(__SSE2__)
+    const __m128i single = _mm_set1_epi8('\''), double_ = _mm_set1_epi8('"'),
+                  backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1f);
+    while (end - p >= 16) {
+      __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+      __m128i stops = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(chunk, single), _mm_cmpeq_epi8(chunk, double_)),
+          _mm_or_si128(_mm_cmpeq_epi8(chunk, backslash),
+                       _mm_cmpeq_epi8(_mm_max_epu8(chunk, control), control)));
+      int mask = _mm_movemask_epi8(stops);
+      if (mask) {
+        p += __builtin_ctz((unsigned)mask);
+        goto stop;
+      }
+      p += 16;
+    }
+#endif
+    while (!literal_string_stop[*p]) p++; /* the NUL after the text stops it */
+#if defined(__SSE2__)
+  stop:
+#endif
+    copy_run(to, run, p - run, end);
+    to += p - run;
+    if (p >= end) return NULL;
+    unsigned char c = *p;
+    if (c == quote) {
+      *out = to;
+      return p + 1;
+    }
+    if (c == '"' || c == '\'') { /* the other quote */
+      to = write_code_point(to, c);
+      p++;
+      continue;
+    }
+    if (c != '\\' || end - p < 2) return NULL; /* a control character, or a cut escape */
+    long code;
+    switch (p[1]) {
+      case '\\': case '\'': case '"': code = p[1]; p += 2; break;
+      case 'n': code = '\n'; p += 2; break;
+      case 'r': code = '\r'; p += 2; break;
+      case 't': code = '\t'; p += 2; break;
+      case 'b': code = '\b'; p += 2; break;
+      case 'f': code = '\f'; p += 2; break;
+      case 'x':
+        if (end - p < 4 || (code = hex_code(p + 2, 2)) < 0) return NULL;
+        p += 4;
+        break;
+      case 'u':
+        if (end - p < 6 || (code = hex_code(p + 2, 4)) < 0) return NULL;
+        p += 6;
+        break;
+      case 'U':
+        if (end - p < 10 || (code = hex_code(p + 2, 8)) < 0 || code > 0x10FFFF) return NULL;
+        p += 10;
+        break;
+      default: /* octal, \N{...}, \a, \v, a line continuation, unknown escapes */
+        return NULL;
+    }
+    if (code >= 0xD800 && code <= 0xDFFF) return NULL;
+    to = write_code_point(to, (uint32_t)code);
+  }
+}
+
+static inline const unsigned char *past_space(const unsigned char *p) {
+  while (json_space[*p]) p++;
+  return p;
+}
+
+/* Convert the Python literal text [p, end) to compact JSON at scan->out. Returns 1 when
+ * accepted; the kind of the value and, for a list or tuple, the span of its element number
+ * `wanted` in the output go to *shape. */
+static int scan_literal(JsonScan *scan, const unsigned char *p, Py_ssize_t wanted,
+                        JsonShape *shape) {
+  const unsigned char *end = scan->end;
+  unsigned char *out = scan->out;
+  unsigned char containers[LITERAL_MAX_DEPTH]; /* '{', '[' or '(' per open container */
+  unsigned char tuples[LITERAL_MAX_DEPTH];     /* a '(' that held a comma, or nothing */
+  Py_ssize_t first_keys[LITERAL_MAX_DEPTH];
+  uint64_t seen_keys[LITERAL_MAX_DEPTH];
+  Py_ssize_t depth = 0, element = 0;
+  unsigned char closer = 0; /* of the innermost open container */
+  shape->start = shape->end = -1;
+
+  p = past_space(p);
+  if (p >= end) return 0;
+  shape->kind = *p == '{' ? JSON_OBJECT : (*p == '[' || *p == '(') ? JSON_ARRAY : JSON_OTHER;
+
+value:
+  if (p >= end) return 0;
+  if (depth == 1 && containers[0] != '{' && element++ == wanted)
+    shape->start = out - scan->out_start;
+  switch (*p) {
+    case '{':
+    case '[':
+    case '(':
+      if (depth == LITERAL_MAX_DEPTH) return 0;
+      containers[depth] = *p;
+      tuples[depth] = 0;
+      first_keys[depth] = scan->key_count;
+      seen_keys[depth] = 0;
+      depth++;
+      closer = *p == '{' ? '}' : *p == '[' ? ']' : ')';
+      *out++ = *p == '{' ? '{' : '[';
+      p = past_space(p + 1);
+      if (p >= end) return 0;
+      if (*p == closer) {
+        tuples[depth - 1] = 1; /* () is the empty tuple */
+        goto close;
+      }
+      if (closer == '}') goto key;
+      goto value;
+    case '\'':
+    case '"':
+      *out++ = '"';
+      p = convert_string(p + 1, end, *p, &out);
+      if (p == NULL) return 0;
+      *out++ = '"';
+      break;
+    case 'T':
+      if (end - p < 4 || memcmp(p, "True", 4) != 0) return 0;
+      memcpy(out, "true", 4);
+      out += 4;
+      p += 4;
+      break;
+    case 'F':
+      if (end - p < 5 || memcmp(p, "False", 5) != 0) return 0;
+      memcpy(out, "false", 5);
+      out += 5;
+      p += 5;
+      break;
+    case 'N':
+      if (end - p < 4 || memcmp(p, "None", 4) != 0) return 0;
+      memcpy(out, "null", 4);
+      out += 4;
+      p += 4;
+      break;
+    default: {
+      const unsigned char *number = p;
+      p = scan_number(p, end);
+      if (p == NULL) return 0;
+      copy_run(out, number, p - number, end);
+      out += p - number;
+      break;
+    }
+  }
+
+next: /* after a value: anything but a separator after it is refused (1j, 1if, 'a' 'b') */
+  if (depth == 0) {
+    scan->out = out;
+    return past_space(p) == end;
+  }
+  if (depth == 1 && shape->start >= 0 && shape->end < 0) shape->end = out - scan->out_start;
+  p = past_space(p);
+  if (p >= end) return 0;
+  if (*p == ',') {
+    tuples[depth - 1] = 1;
+    p = past_space(p + 1);
+    if (p >= end) return 0;
+    if (*p == closer) goto close; /* a trailing comma */
+    *out++ = ',';
+    if (closer == '}') goto key;
+    goto value;
+  }
+  if (*p != closer) return 0;
+
+close: /* *p closes the innermost container */
+  depth--;
+  if (closer == ')' && !tuples[depth]) return 0; /* (x) is x */
+  if (closer == '}' && !distinct_keys(scan, first_keys[depth])) return 0;
+  scan->key_count = first_keys[depth];
+  *out++ = closer == '}' ? '}' : ']';
+  p++;
+  if (depth > 0)
+    closer = containers[depth - 1] == '{' ? '}' : containers[depth - 1] == '[' ? ']' : ')';
+  goto next;
+
+key: /* in a dict, after '{' or ',' and the space after them: a str, else refused */
+  if (*p != '\'' && *p != '"') return 0;
+  {
+    *out++ = '"';
+    unsigned char *start = out;
+    p = convert_string(p + 1, end, *p, &out);
+    if (p == NULL) return 0;
+    if (!add_key(scan, first_keys[depth - 1], &seen_keys[depth - 1], start, out - start, out))
+      return 0;
+    *out++ = '"';
+  }
+  p = past_space(p);
+  if (p >= end || *p != ':') return 0;
+  *out++ = ':';
+  p = past_space(p + 1);
+  goto value;
+}
+
+/* scan_json(text, element[, literal]) -> None | (kind, compact, start, end, element_kind)
+ * literal: the text is a Python literal (scan_literal) rather than JSON. */
 PyObject *scan_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   (void)module;
-  if (nargs != 2) return PyErr_Format(PyExc_TypeError, "scan_json() takes 2 arguments");
+  if (nargs != 2 && nargs != 3)
+    return PyErr_Format(PyExc_TypeError, "scan_json() takes 2 or 3 arguments");
   if (!PyUnicode_Check(args[0])) return PyErr_Format(PyExc_TypeError, "text must be a str");
   Py_ssize_t wanted = PyLong_AsSsize_t(args[1]);
   if (wanted == -1 && PyErr_Occurred()) return NULL;
+  int literal = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+  if (literal < 0) return NULL;
   Py_ssize_t size;
   const char *text = PyUnicode_AsUTF8AndSize(args[0], &size);
   if (text == NULL) { /* lone surrogates: no UTF-8 form */
@@ -374,15 +654,18 @@ PyObject *scan_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     PyErr_Clear();
     Py_RETURN_NONE;
   }
-  /* Never more than the text: copy_run()'s 16-byte stores stay behind the bytes read. */
-  PyObject *compact = PyBytes_FromStringAndSize(NULL, size);
+  if (literal && size > (PY_SSIZE_T_MAX - 16) / 2) Py_RETURN_NONE;
+  /* JSON: never more than the text, and copy_run()'s 16-byte stores stay behind the bytes
+   * read. A literal's output is at most twice the bytes read, and 16 bytes more for them. */
+  PyObject *compact = PyBytes_FromStringAndSize(NULL, literal ? 2 * size + 16 : size);
   if (compact == NULL) return NULL;
   unsigned char *out = (unsigned char *)PyBytes_AS_STRING(compact);
   JsonScan scan = {.end = (const unsigned char *)text + size, .pending = (const unsigned char *)text,
                    .out = out, .out_start = out, .key_count = 0, .key_capacity = 128};
   scan.keys = scan.key_storage;
   JsonShape shape;
-  int accepted = scan_text(&scan, (const unsigned char *)text, wanted, &shape);
+  int accepted = literal ? scan_literal(&scan, (const unsigned char *)text, wanted, &shape)
+                         : scan_text(&scan, (const unsigned char *)text, wanted, &shape);
   if (scan.keys != scan.key_storage) PyMem_RawFree(scan.keys);
   if (!accepted) {
     Py_DECREF(compact);

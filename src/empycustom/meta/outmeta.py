@@ -7,7 +7,10 @@ A frame's result that comes as JSON text is mostly written out again as JSON, un
 into Python objects, 100 kB of it cost more than everything else the element does with the same
 content returned as a dict. Given the frame's in_meta, `parse_out_meta` keeps it as text
 (`JsonText`, checked and compacted in C by `_native.scan_json`); the merged meta embeds it as
-it is, and merging parses it only where its keys go into an upstream result's.
+it is, and merging parses it only where its keys go into an upstream result's. The Python
+literal text of `str(list_of_dicts)` (the reference's libraries return it) is written as such
+JSON by the same scan, in its literal mode; only what that refuses (numpy's wrappers, sets, keys
+that are not str, ...) is evaluated with `ast`.
 """
 
 from __future__ import annotations
@@ -70,8 +73,9 @@ def parse_out_meta(
     for the frame), or a dict, which is the frame's result whatever the number of objects.
 
     Given the frame's `in_meta` (after the library's call: its objects say which result is the
-    frame's), out_meta text that is strict JSON keeps the frame's result as text: a `JsonText`
-    instead of the dict, or in the list. Per-object results are always parsed.
+    frame's), out_meta text that is strict JSON, or a Python literal `scan_json` writes as
+    JSON, keeps the frame's result as text: a `JsonText` instead of the dict, or in the list.
+    Per-object results are always parsed.
 
     Raises `OutMetaError` (naming `function_name`) for values that are neither.
     """
@@ -86,7 +90,7 @@ def parse_out_meta(
         kept = None if in_meta is None else _results_keeping_text(text, in_meta)
         if kept is not None:
             return kept
-        value = _parse_text(text, function_name)
+        value = _parse_text(text, function_name, literal_scanned=in_meta is not None)
     if isinstance(value, dict):
         return value
     if isinstance(value, (list, tuple)):
@@ -98,15 +102,18 @@ def parse_out_meta(
 
 
 def _results_keeping_text(text: str, in_meta: dict[str, Any]) -> list[Any] | JsonText | None:
-    """The results of JSON text with the frame's kept as text where it is a non-empty object or
-    array; None where the text is not JSON that `scan_json` accepts (then it is parsed)."""
+    """The results of JSON or Python literal text with the frame's kept as text where it is a
+    non-empty object or array; None where `scan_json` accepts the text as neither (then it is
+    parsed)."""
     try:
         frame_index = len(in_meta["frame"][0]["object"])
     except (KeyError, IndexError, TypeError):  # a library broke in_meta: merging will say so
         return None
     scanned = scan_json(text, frame_index)
-    if scanned is None:
-        return None
+    if scanned is None:  # str(list)'s Python literal, most often: the scan refuses it at a '
+        scanned = scan_json(text, frame_index, True)
+        if scanned is None:
+            return None
     kind, data, start, end, frame_kind = scanned
     if kind == _JSON_OBJECT:
         return JsonText(data, is_object=True)
@@ -120,13 +127,18 @@ def _results_keeping_text(text: str, in_meta: dict[str, Any]) -> list[Any] | Jso
     return results
 
 
-def _parse_text(text: str, function_name: str) -> Any:
+def _parse_text(text: str, function_name: str, literal_scanned: bool = False) -> Any:
+    """JSON, else a Python literal: through `scan_json`'s literal mode unless `literal_scanned`
+    (it refused the text already), else `ast`."""
     try:
         return from_json(text)
     except ValueError:
         pass
     except RecursionError:
         raise OutMetaError(f"{function_name}() returned out_meta nested too deeply") from None
+    scanned = None if literal_scanned else scan_json(text, -1, True)
+    if scanned is not None:
+        return orjson.loads(scanned[1])
     try:
         return _literal(ast.parse(text.strip(), mode="eval").body)
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as error:
