@@ -67,6 +67,7 @@ def test_quick_run_measures_every_case(tmp_path):
     for name in paired:
         assert f"{name}: overhead <= " in targets, name
     assert "out_meta as text, 100kB" in targets and "per object stays linear" in targets
+    assert "out_meta as str(list) text, 100kB" in targets
     assert results["machine"]["gstreamer"].startswith("GStreamer 1.")
     # modelpipe: measured when it is installed, otherwise its rows say why not.
     peers = {"modelpipe-noop", "modelpipe-result", "modelpipe-frame-write"}
