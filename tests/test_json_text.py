@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import random
 import re
 from typing import Any
@@ -678,12 +679,29 @@ LITERALS = [
 
 # Valid literals the scan leaves to ast (the old path decides: same values, or the same error).
 LITERALS_REFUSED = [
-    "[np.float64(1.5)]",
-    "[{'score': np.float32(0.5)}]",
-    "{'a': array([1, 2])}",
+    "[np.float64(nan)]",
+    "[np.float64(1, 2)]",
+    "[np.float64()]",
+    "[np.float64 (1)]",
+    "[np . float64(1)]",
+    "[np.float64(1).real]",
+    "[np.float64(1)(2)]",
+    "[np.float64]",
+    "[np.float64(x=1)]",
+    "[np.float64(*[1])]",
+    "[array([1, 2], dtype=int8)]",
+    "[array([1., 2.])]",
+    "[foo(1)]",
+    "[list((1, 2))]",
+    "[np.complex128(1+2j)]",
+    "[None.True_]",
+    "[np.if.float64(1)]",
+    "[é.float64(1)]",
+    "[np.float64é(1)]",
+    "[np.nan]",
+    "[{np.str_('a'): 1}]",
     "[nan]",
     "[inf, -inf]",
-    "[float('nan')]",
     "{1, 2}",
     "{'a'}",
     "[{'a', 'b'}]",
@@ -733,8 +751,6 @@ LITERALS_REFUSED = [
     "[1 if True else 2]",
     "[Ellipsis]",
     "[...]",
-    "[True_]",
-    "[true, false, null]",
     "[" * 101 + "]" * 101,
     "{**{'a': 1}}",
     "[*[1]]",
@@ -787,10 +803,32 @@ def old_path(monkeypatch):
 
 
 def outcome(parse: Any, text: str, meta: dict[str, Any] | None) -> tuple[str, str]:
+    """What parse_out_meta gives, with a JsonText read: its value, or its error."""
     try:
-        return "value", repr(parse(text, "process", meta))
+        results = parse(text, "process", meta)
     except OutMetaError as error:
         return "error", str(error)
+    if type(results) is JsonText:
+        results = results.parse()
+    if type(results) is list:
+        results = [item.parse() if type(item) is JsonText else item for item in results]
+    return "value", repr(results)
+
+
+# numpy's reprs (numpy 2: np.float64(1.5)), read as outmeta._literal reads them.
+LITERALS_NUMPY = [
+    "[np.float64(1.5)]",
+    "[{'score': np.float32(0.5), 'n': np.int64(3), 'ok': np.True_, 'no': np.False_}]",
+    "{'a': array([1, 2]), 'b': array([[1, 2], [3, 4]]), 'c': np.str_('x'), 'd': numpy.uint8(7)}",
+    "[float(1), int(2.5), bool(1), np.bool_(True), np.float64(-0.0), np.float64(1e-05)]",
+    "[np.float64( 1.5 ), np.float64(1.5,), np.float64(\n1)]",
+    "[np.float64(np.float64(1)), np.array(array((1,)))]",
+    "[True_, False_, true, false, null, x.y.True_]",
+    "[float('nan')]",  # the str 'nan', as before
+    "[true, false, null]",
+    "array([1])",  # not a list: evaluated by ast, the same
+    "np.float64(1)",
+]
 
 
 class TestScanLiteral:
@@ -816,6 +854,55 @@ class TestScanLiteral:
     def test_invalid_literals_are_errors_as_before(self, text):
         with pytest.raises(OutMetaError, match="neither JSON nor a Python literal"):
             parse_out_meta(text, "process", in_meta(0))
+
+    @pytest.mark.parametrize("text", LITERALS_NUMPY)
+    def test_numpy_wrappers_are_read_as_before(self, old_path, text):
+        scanned = scan_json(text, 0, True)
+        assert scanned is not None
+        assert repr(orjson.loads(scanned[1])) == repr(
+            as_json_values(_parse_text(text, "process", literal_scanned=True))
+        )
+        for meta in (in_meta(0), in_meta(1), None):
+            assert outcome(parse_out_meta, text, meta) == outcome(old_path, text, meta)
+
+    def test_numpy_reprs(self, old_path):
+        import numpy as np
+
+        values = [
+            {"score": np.float32(0.25), "mean": np.float64(12.5), "count": np.int64(3),
+             "small": np.uint8(7), "hit": np.bool_(True), "miss": np.False_,
+             "label": np.str_("face"), "box": np.array([1, 2, 3, 4]),
+             "grid": np.array([[1, 2], [3, 4]], dtype=np.int64)},
+            {"frame": np.float64(1e-05), "tuple": (np.int32(1), np.int16(2))},
+        ]  # fmt: skip
+        text = str(values)
+        scanned = scan_json(text, 1, True)
+        assert scanned is not None, text
+        assert orjson.loads(scanned[1]) == as_json_values(
+            _parse_text(text, "process", literal_scanned=True)
+        )
+        assert outcome(parse_out_meta, text, in_meta(1)) == outcome(old_path, text, in_meta(1))
+
+    @pytest.mark.parametrize(
+        "name",
+        sorted(outmeta._NUMPY_WRAPPERS)
+        + ["float80", "str", "list", "dict", "set", "tuple", "complex", "bytes", "repr", "eval",
+           "Float64", "float64_", "_float64", "float6", "arra", "arrays"],
+    )  # fmt: skip
+    def test_the_wrappers_are_outmetas(self, name):
+        accepted = scan_json(f"[np.{name}(1), {name}(2)]", 0, True) is not None
+        assert accepted == (name in outmeta._NUMPY_WRAPPERS)
+
+    @pytest.mark.parametrize(
+        "name", sorted(outmeta._NAMED_CONSTANTS) + ["True__", "none", "NULL", "TRUE", "nan_"]
+    )
+    def test_the_constants_are_outmetas(self, name):
+        value = outmeta._NAMED_CONSTANTS.get(name, math.nan)
+        scanned = scan_json(f"[np.{name}, {name}]", 0, True)
+        if value is None or isinstance(value, bool):
+            assert orjson.loads(scanned[1]) == [value, value]
+        else:  # nan, inf, or not a constant
+            assert scanned is None
 
     def test_strings_are_written_as_orjson_writes_them(self):
         strings = [
@@ -868,10 +955,11 @@ class TestScanLiteral:
         rng = random.Random(1515)
         alphabet = list(" \t\n{}[]():,'\"\\0123456789-+.eExuUTrueFalsNn\x00\x1f\x7fé中😀#") + [
             "\\x41", "\\u00e9", "\\ud800", "\\U0001f600", "True", "None", "'a'", '"b"', "1e400",
-            "np.float64(1)", "-0.0",
+            "np.float64(1)", "-0.0", "np.True_", "array(", "np.str_(", "float(", ")",
         ]  # fmt: skip
         seeds = [text for text in LITERALS if len(text) < 200] + [
             "[{'a': 1, 'b': (True, False)}, {'c': 'd\\'e\"'}, -1.5e-05, None]",
+            "[{'s': np.float32(0.5), 'a': array([1, 2]), 't': np.True_}, np.str_('x')]",
             "{'x': {'y': [1, 2, {'z': None}]}, 'w': '\\xe9\\n\\U0001f600', \"v\": ()}",
         ]
         accepted = 0
@@ -986,6 +1074,23 @@ def test_without_in_meta_literals_are_read_by_the_scan_too():
     assert parse_out_meta("[{'a': np.float64(0.5)}]", "process") == [{"a": 0.5}]
 
 
+# RESULTS_LIB's results with numpy's values in the frame's, as str(value) or the value itself.
+LITERAL_LIB = (
+    RESULTS_LIB
+    + """
+import numpy as np
+
+plain_results = results
+
+def results(in_meta, options):
+    value = plain_results(in_meta, {**options, "as": "objects"})
+    frame = value if options["shape"] == "dict" else value[-1]
+    frame.update(mean=np.float64(0.75), hit=np.True_, count=np.int64(7), grid=np.array([1, 2]))
+    return str(value) if options["as"] == "pylit" else value
+"""
+)
+
+
 @pytest.mark.parametrize(
     ("extra", "shape", "objects"),
     [
@@ -998,10 +1103,12 @@ def test_without_in_meta_literals_are_read_by_the_scan_too():
 def test_literal_text_and_objects_give_the_same_meta(
     pipeline, write_library, extra, shape, objects
 ):
-    """A library returning str(list): the same meta as the list itself, the frame's result
-    kept as the literal's JSON."""
+    """A library returning str(list), numpy's values in it: the same meta as the list itself,
+    the frame's result kept as the literal's JSON."""
+    import numpy as np
+
     detector = write_library(DETECTOR_LIB) if objects else None
-    lib = write_library(RESULTS_LIB)
+    lib = write_library(LITERAL_LIB)
     as_literal = run_results(pipeline, detector, lib, extra, shape, "pylit")
     as_objects = run_results(pipeline, detector, lib, extra, shape, "objects")
     for key in ("meta", "frames", "rois"):
@@ -1010,14 +1117,17 @@ def test_literal_text_and_objects_give_the_same_meta(
     assert len(frame_meta["object"]) == objects
     assert frame_meta["emcustom"]["faces"] == objects
     assert frame_meta["emcustom"]["detections"][1]["box"] == [1, 2, 32, 64]
+    assert frame_meta["emcustom"]["grid"] == [1, 2]
     if shape == "list" and objects:
         assert [r["face"] for r in as_literal["rois"][0]] == [0, 1, 2]
         assert as_literal["rois"][0][0]["note"] == "é 中 , : [ ]"
     # The frame's result went into the merged meta as the literal's JSON: its numbers spelled
     # as repr() wrote them (1e-05; orjson writes 0.00001), the rest as orjson writes it.
-    kept = scan_json(str(frame_value(objects)), 0, True)[1].decode()
-    assert '"small":1e-05' in kept
-    assert kept.replace("1e-05", "0.00001").encode() == orjson.dumps(frame_value(objects))
+    frame = frame_value(objects)
+    frame.update(mean=np.float64(0.75), hit=np.True_, count=np.int64(7), grid=np.array([1, 2]))
+    kept = scan_json(str(frame), 0, True)[1].decode()
+    assert '"small":1e-05,"mean":0.75,"hit":true,"count":7,"grid":[1,2]}' in kept
+    assert kept.replace("1e-05", "0.00001") == to_json(frame)
     for text in as_literal["texts"]:
         assert '"emcustom":' + kept in text
     for text in as_objects["texts"]:

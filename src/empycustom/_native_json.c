@@ -369,8 +369,10 @@ key: /* in an object, after '{' or ',' and the space after them */
  * JSON of the same values (what to_json writes of them), so that such text costs what JSON
  * text does. It accepts only the literals whose values ast.literal_eval and json.loads of the
  * result agree on; anything else is refused (None) and the caller evaluates the text with ast:
- * - other tokens: numpy's wrappers (np.float64(1.5)), names (nan, inf), sets, bytes, string
- *   prefixes and concatenation, comments, a backslash outside strings, a sign with a space;
+ * - other tokens: names (nan, inf), sets, bytes, string prefixes and concatenation, comments,
+ *   a backslash outside strings, a sign with a space, calls but numpy's wrappers of one
+ *   argument (np.float64(1.5), np.str_('a'), array([1, 2]): their argument; keywords such as
+ *   dtype=, spaces in or after the name and non-ASCII names are refused);
  * - a dict key that is not a str, or a key twice (the dict keeps the last value: compared in
  *   the output, where each str has one spelling);
  * - escapes other than \\ \' \" \n \r \t \b \f \xNN \uNNNN \UNNNNNNNN, the code of a surrogate
@@ -378,6 +380,7 @@ key: /* in an object, after '{' or ',' and the space after them */
  * - numbers that are not JSON numbers or that scan_json refuses (1., .5, 0x1, 1_0, 19 digits
  *   or more, exponents above JSON_MAX_EXPONENT), and "(x)", which is x and not a tuple;
  * - nesting deeper than LITERAL_MAX_DEPTH (Python's parser stops at 200).
+ * The names outmeta._literal reads as constants are read alike (True_, np.False_, null).
  * Strings are written as orjson writes them: \" \\ \b \t \n \f \r, \u00XX for the other
  * control characters, everything else as UTF-8. No token grows to more than twice its size.
  */
@@ -505,6 +508,63 @@ static const unsigned char *convert_string(const unsigned char *p, const unsigne
   }
 }
 
+/* numpy's repr writes its scalars and arrays as calls: np.float64(1.5), np.str_('a'),
+ * array([1, 2]); outmeta._literal reads a call of one of these names (the last part of a
+ * dotted name) as its one argument, and these names of constants as their values. */
+static const char *const literal_wrappers[] = {
+    "float16", "float32", "float64", "float128", "longdouble", "double", "half", "single",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intp", "uintp",
+    "longlong", "ulonglong", "bool_", "bool", "str_", "bytes_", "array", "float", "int",
+    "complex64", "complex128", NULL};
+static const char *const python_keywords[] = {
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+    "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+    "try", "while", "with", "yield", NULL};
+
+enum { NAME_REFUSED, NAME_WRAPPER, NAME_TRUE, NAME_FALSE, NAME_NONE };
+
+static int name_in(const char *const *names, const unsigned char *name, Py_ssize_t size) {
+  for (; *names; names++)
+    if ((Py_ssize_t)strlen(*names) == size && memcmp(*names, name, (size_t)size) == 0) return 1;
+  return 0;
+}
+
+static inline int name_start(unsigned char c) {
+  return (unsigned)((c | 0x20) - 'a') < 26u || c == '_';
+}
+
+/* Past the (dotted, ASCII) name at *at, and what it is: a wrapper followed by its '(', a
+ * constant, or refused (any other name: nan, inf, a keyword before a dot, ...). */
+static int scan_name(const unsigned char **at) {
+  const unsigned char *p = *at, *last;
+  int parts = 0;
+  for (;;) {
+    last = p;
+    if (!name_start(*p)) return NAME_REFUSED;
+    while (name_start(*p) || is_digit(*p)) p++;
+    parts++;
+    if (*p != '.') break;
+    if (name_in(python_keywords, last, p - last)) return NAME_REFUSED; /* None.x, if.x */
+    p++;
+  }
+  if (*p >= 0x80) return NAME_REFUSED; /* a name that goes on in non-ASCII letters */
+  Py_ssize_t size = p - last;
+  *at = p;
+#define NAME_IS(text) (size == (Py_ssize_t)sizeof(text) - 1 && memcmp(last, text, size) == 0)
+  if (parts == 1) {
+    if (NAME_IS("True")) return NAME_TRUE;
+    if (NAME_IS("False")) return NAME_FALSE;
+    if (NAME_IS("None")) return NAME_NONE;
+  }
+  if (*p == '(') return name_in(literal_wrappers, last, size) ? NAME_WRAPPER : NAME_REFUSED;
+  if (NAME_IS("True_") || NAME_IS("true")) return NAME_TRUE;
+  if (NAME_IS("False_") || NAME_IS("false")) return NAME_FALSE;
+  if (NAME_IS("null")) return NAME_NONE;
+#undef NAME_IS
+  return NAME_REFUSED;
+}
+
 static inline const unsigned char *past_space(const unsigned char *p) {
   while (json_space[*p]) p++;
   return p;
@@ -517,7 +577,8 @@ static int scan_literal(JsonScan *scan, const unsigned char *p, Py_ssize_t wante
                         JsonShape *shape) {
   const unsigned char *end = scan->end;
   unsigned char *out = scan->out;
-  unsigned char containers[LITERAL_MAX_DEPTH]; /* '{', '[' or '(' per open container */
+  /* '{', '[' or '(' per open container, 'c' for a wrapper's call (closed by ')') */
+  unsigned char containers[LITERAL_MAX_DEPTH];
   unsigned char tuples[LITERAL_MAX_DEPTH];     /* a '(' that held a comma, or nothing */
   Py_ssize_t first_keys[LITERAL_MAX_DEPTH];
   uint64_t seen_keys[LITERAL_MAX_DEPTH];
@@ -531,7 +592,7 @@ static int scan_literal(JsonScan *scan, const unsigned char *p, Py_ssize_t wante
 
 value:
   if (p >= end) return 0;
-  if (depth == 1 && containers[0] != '{' && element++ == wanted)
+  if (depth == 1 && (containers[0] == '[' || containers[0] == '(') && element++ == wanted)
     shape->start = out - scan->out_start;
   switch (*p) {
     case '{':
@@ -560,32 +621,33 @@ value:
       if (p == NULL) return 0;
       *out++ = '"';
       break;
-    case 'T':
-      if (end - p < 4 || memcmp(p, "True", 4) != 0) return 0;
-      memcpy(out, "true", 4);
-      out += 4;
-      p += 4;
+    default:
+      if (name_start(*p)) {
+        switch (scan_name(&p)) {
+          case NAME_TRUE: memcpy(out, "true", 4); out += 4; break;
+          case NAME_FALSE: memcpy(out, "false", 5); out += 5; break;
+          case NAME_NONE: memcpy(out, "null", 4); out += 4; break;
+          case NAME_WRAPPER: /* its one argument is the value; the call writes nothing */
+            if (depth == LITERAL_MAX_DEPTH) return 0;
+            containers[depth] = 'c';
+            tuples[depth] = 1;
+            first_keys[depth] = scan->key_count;
+            depth++;
+            closer = ')';
+            p = past_space(p + 1);
+            if (p >= end || *p == ')') return 0; /* no argument */
+            goto value;
+          default:
+            return 0;
+        }
+      } else {
+        const unsigned char *number = p;
+        p = scan_number(p, end);
+        if (p == NULL) return 0;
+        copy_run(out, number, p - number, end);
+        out += p - number;
+      }
       break;
-    case 'F':
-      if (end - p < 5 || memcmp(p, "False", 5) != 0) return 0;
-      memcpy(out, "false", 5);
-      out += 5;
-      p += 5;
-      break;
-    case 'N':
-      if (end - p < 4 || memcmp(p, "None", 4) != 0) return 0;
-      memcpy(out, "null", 4);
-      out += 4;
-      p += 4;
-      break;
-    default: {
-      const unsigned char *number = p;
-      p = scan_number(p, end);
-      if (p == NULL) return 0;
-      copy_run(out, number, p - number, end);
-      out += p - number;
-      break;
-    }
   }
 
 next: /* after a value: anything but a separator after it is refused (1j, 1if, 'a' 'b') */
@@ -601,6 +663,7 @@ next: /* after a value: anything but a separator after it is refused (1j, 1if, '
     p = past_space(p + 1);
     if (p >= end) return 0;
     if (*p == closer) goto close; /* a trailing comma */
+    if (containers[depth - 1] == 'c') return 0; /* a call of two arguments, or keywords */
     *out++ = ',';
     if (closer == '}') goto key;
     goto value;
@@ -612,7 +675,7 @@ close: /* *p closes the innermost container */
   if (closer == ')' && !tuples[depth]) return 0; /* (x) is x */
   if (closer == '}' && !distinct_keys(scan, first_keys[depth])) return 0;
   scan->key_count = first_keys[depth];
-  *out++ = closer == '}' ? '}' : ']';
+  if (containers[depth] != 'c') *out++ = closer == '}' ? '}' : ']';
   p++;
   if (depth > 0)
     closer = containers[depth - 1] == '{' ? '}' : containers[depth - 1] == '[' ? ']' : ')';

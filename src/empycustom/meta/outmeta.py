@@ -9,8 +9,8 @@ content returned as a dict. Given the frame's in_meta, `parse_out_meta` keeps it
 (`JsonText`, checked and compacted in C by `_native.scan_json`); the merged meta embeds it as
 it is, and merging parses it only where its keys go into an upstream result's. The Python
 literal text of `str(list_of_dicts)` (the reference's libraries return it) is written as such
-JSON by the same scan, in its literal mode; only what that refuses (numpy's wrappers, sets, keys
-that are not str, ...) is evaluated with `ast`.
+JSON by the same scan, in its literal mode (numpy's wrappers such as `np.float64(1.5)` too);
+only what that refuses (sets, nan, keys that are not str, ...) is evaluated with `ast`.
 """
 
 from __future__ import annotations
