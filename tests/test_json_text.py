@@ -62,6 +62,23 @@ def check_accepted(text: str, element: int = 0) -> tuple[int, bytes, int, int, i
     return scanned
 
 
+def mutated(rng: random.Random, seeds: list[str], alphabet: list[str], count: int) -> Any:
+    """`count` texts, each a seed with one to three random insertions, deletions or
+    replacements of alphabet's strings."""
+    for _ in range(count):
+        text = rng.choice(seeds)
+        for _ in range(rng.randint(1, 3)):
+            where = rng.randint(0, len(text))
+            edit = rng.random()
+            if edit < 0.4:
+                text = text[:where] + rng.choice(alphabet) + text[where:]
+            elif edit < 0.7:
+                text = text[:where] + text[where + 1 :]
+            else:
+                text = text[:where] + rng.choice(alphabet) + text[where + 1 :]
+        yield text
+
+
 ACCEPTED = [
     '{"a": 1}',
     ' \t\n\r{ "a" : [ 1 , 2 , { } , [ ] ] , "b" : null } \n',
@@ -271,17 +288,7 @@ class TestScanJson:
             '{"x": {"y": [1, 2, {"z": null}]}, "w": "\\u00e9\\n"}',
         ]
         accepted = 0
-        for _ in range(20000):
-            text = rng.choice(seeds)
-            for _ in range(rng.randint(1, 3)):
-                where = rng.randint(0, len(text))
-                edit = rng.random()
-                if edit < 0.4:
-                    text = text[:where] + rng.choice(alphabet) + text[where:]
-                elif edit < 0.7:
-                    text = text[:where] + text[where + 1 :]
-                else:
-                    text = text[:where] + rng.choice(alphabet) + text[where + 1 :]
+        for text in mutated(rng, seeds, alphabet, 20000):
             valid, value = json_loads_or_none(text)
             scanned = scan_json(text, 0)
             if scanned is None:
@@ -540,6 +547,27 @@ def without_timestamps(value: Any) -> Any:
     return value
 
 
+def run_both_ways(
+    pipeline, write_library, source: str, extra: str, shape: str, objects: int, kind: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """run_results of the library `source` returning its results as `kind`, then as the
+    objects themselves: the same meta, the same results on the objects."""
+    detector = write_library(DETECTOR_LIB) if objects else None
+    lib = write_library(source)
+    as_kind = run_results(pipeline, detector, lib, extra, shape, kind)
+    as_objects = run_results(pipeline, detector, lib, extra, shape, "objects")
+    for key in ("meta", "frames", "rois"):
+        assert as_kind[key] == as_objects[key], key
+    frame_meta = as_kind["meta"][0]["frame"][0]
+    assert len(frame_meta["object"]) == objects
+    assert frame_meta["emcustom"]["faces"] == objects
+    assert frame_meta["emcustom"]["detections"][1]["box"] == [1, 2, 32, 64]
+    if shape == "list" and objects:
+        assert [r["face"] for r in as_kind["rois"][0]] == [0, 1, 2]
+        assert as_kind["rois"][0][0]["note"] == "é 中 , : [ ]"
+    return as_kind, as_objects
+
+
 def run_results(
     pipeline, detector: str | None, lib: str, extra: str, shape: str, kind: str
 ) -> dict[str, Any]:
@@ -596,17 +624,9 @@ def run_results(
     ],
 )
 def test_text_and_objects_give_the_same_meta(pipeline, write_library, extra, shape, objects):
-    detector = write_library(DETECTOR_LIB) if objects else None
-    lib = write_library(RESULTS_LIB)
-    as_text = run_results(pipeline, detector, lib, extra, shape, "text")
-    as_objects = run_results(pipeline, detector, lib, extra, shape, "objects")
-    for key in ("meta", "frames", "rois"):
-        assert as_text[key] == as_objects[key], key
-    frame_meta = as_text["meta"][0]["frame"][0]
-    assert len(frame_meta["object"]) == objects
-    assert frame_meta["emcustom"]["faces"] == objects
-    if shape == "list" and objects:
-        assert [r["face"] for r in as_text["rois"][0]] == [0, 1, 2]
+    as_text, as_objects = run_both_ways(
+        pipeline, write_library, RESULTS_LIB, extra, shape, objects, "text"
+    )
     # The frame's result went into the merged meta as the library's text, compacted.
     for text in as_text["texts"]:
         assert '"emcustom":' + frame_text(objects) in text
@@ -963,17 +983,7 @@ class TestScanLiteral:
             "{'x': {'y': [1, 2, {'z': None}]}, 'w': '\\xe9\\n\\U0001f600', \"v\": ()}",
         ]
         accepted = 0
-        for _ in range(20000):
-            text = rng.choice(seeds)
-            for _ in range(rng.randint(1, 3)):
-                where = rng.randint(0, len(text))
-                edit = rng.random()
-                if edit < 0.4:
-                    text = text[:where] + rng.choice(alphabet) + text[where:]
-                elif edit < 0.7:
-                    text = text[:where] + text[where + 1 :]
-                else:
-                    text = text[:where] + rng.choice(alphabet) + text[where + 1 :]
+        for text in mutated(rng, seeds, alphabet, 20000):
             scanned = scan_json(text, 0, True)
             if scanned is None:
                 continue
@@ -1107,20 +1117,10 @@ def test_literal_text_and_objects_give_the_same_meta(
     the frame's result kept as the literal's JSON."""
     import numpy as np
 
-    detector = write_library(DETECTOR_LIB) if objects else None
-    lib = write_library(LITERAL_LIB)
-    as_literal = run_results(pipeline, detector, lib, extra, shape, "pylit")
-    as_objects = run_results(pipeline, detector, lib, extra, shape, "objects")
-    for key in ("meta", "frames", "rois"):
-        assert as_literal[key] == as_objects[key], key
-    frame_meta = as_literal["meta"][0]["frame"][0]
-    assert len(frame_meta["object"]) == objects
-    assert frame_meta["emcustom"]["faces"] == objects
-    assert frame_meta["emcustom"]["detections"][1]["box"] == [1, 2, 32, 64]
-    assert frame_meta["emcustom"]["grid"] == [1, 2]
-    if shape == "list" and objects:
-        assert [r["face"] for r in as_literal["rois"][0]] == [0, 1, 2]
-        assert as_literal["rois"][0][0]["note"] == "é 中 , : [ ]"
+    as_literal, as_objects = run_both_ways(
+        pipeline, write_library, LITERAL_LIB, extra, shape, objects, "pylit"
+    )
+    assert as_literal["meta"][0]["frame"][0]["emcustom"]["grid"] == [1, 2]
     # The frame's result went into the merged meta as the literal's JSON: its numbers spelled
     # as repr() wrote them (1e-05; orjson writes 0.00001), the rest as orjson writes it.
     frame = frame_value(objects)

@@ -108,26 +108,39 @@ static inline long hex4(const unsigned char *p) {
   return (long)(a << 12 | b << 8 | c << 4 | d);
 }
 
+#if defined(__SSE2__)
+/* Moves *at to the first byte that is `quote`, `other_quote`, a backslash or a control
+ * character, 16 bytes at a time while 16 are left; 0 when it found none. */
+static inline int find_string_stop(const unsigned char **at, const unsigned char *end,
+                                   char quote, char other_quote) {
+  const __m128i first = _mm_set1_epi8(quote), second = _mm_set1_epi8(other_quote),
+                backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1f);
+  const unsigned char *p = *at;
+  while (end - p >= 16) {
+    __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+    __m128i stops = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(chunk, first), _mm_cmpeq_epi8(chunk, second)),
+        _mm_or_si128(_mm_cmpeq_epi8(chunk, backslash),
+                     _mm_cmpeq_epi8(_mm_max_epu8(chunk, control), control))); /* <= 0x1f */
+    int mask = _mm_movemask_epi8(stops);
+    if (mask) {
+      *at = p + __builtin_ctz((unsigned)mask);
+      return 1;
+    }
+    p += 16;
+  }
+  *at = p;
+  return 0;
+}
+#endif
+
 /* Past the string whose opening quote p points after. Returns NULL when it is not a JSON
  * string; *escaped tells whether it held an escape. */
 static const unsigned char *scan_string(const unsigned char *p, const unsigned char *end,
                                         int *escaped) {
   for (;;) {
 #if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
-                  control = _mm_set1_epi8(0x1f);
-    while (end - p >= 16) {
-      __m128i chunk = _mm_loadu_si128((const __m128i *)p);
-      __m128i stops = _mm_or_si128(
-          _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)),
-          _mm_cmpeq_epi8(_mm_max_epu8(chunk, control), control)); /* chunk <= 0x1f */
-      int mask = _mm_movemask_epi8(stops);
-      if (mask) {
-        p += __builtin_ctz((unsigned)mask);
-        goto stop;
-      }
-      p += 16;
-    }
+    if (find_string_stop(&p, end, '"', '"')) goto stop;
 #endif
     while (!json_string_stop[*p]) p++; /* the NUL after the text stops it */
     if (p >= end) return NULL;
@@ -446,21 +459,7 @@ static const unsigned char *convert_string(const unsigned char *p, const unsigne
   for (;;) {
     const unsigned char *run = p;
 #if defined(__SSE2__)
-    const __m128i single = _mm_set1_epi8('\''), double_ = _mm_set1_epi8('"'),
-                  backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1f);
-    while (end - p >= 16) {
-      __m128i chunk = _mm_loadu_si128((const __m128i *)p);
-      __m128i stops = _mm_or_si128(
-          _mm_or_si128(_mm_cmpeq_epi8(chunk, single), _mm_cmpeq_epi8(chunk, double_)),
-          _mm_or_si128(_mm_cmpeq_epi8(chunk, backslash),
-                       _mm_cmpeq_epi8(_mm_max_epu8(chunk, control), control)));
-      int mask = _mm_movemask_epi8(stops);
-      if (mask) {
-        p += __builtin_ctz((unsigned)mask);
-        goto stop;
-      }
-      p += 16;
-    }
+    if (find_string_stop(&p, end, '\'', '"')) goto stop;
 #endif
     while (!literal_string_stop[*p]) p++; /* the NUL after the text stops it */
 #if defined(__SSE2__)
