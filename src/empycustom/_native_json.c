@@ -510,22 +510,32 @@ static const unsigned char *convert_string(const unsigned char *p, const unsigne
 /* numpy's repr writes its scalars and arrays as calls: np.float64(1.5), np.str_('a'),
  * array([1, 2]); outmeta._literal reads a call of one of these names (the last part of a
  * dotted name) as its one argument, and these names of constants as their values. */
-static const char *const literal_wrappers[] = {
-    "float16", "float32", "float64", "float128", "longdouble", "double", "half", "single",
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intp", "uintp",
-    "longlong", "ulonglong", "bool_", "bool", "str_", "bytes_", "array", "float", "int",
-    "complex64", "complex128", NULL};
-static const char *const python_keywords[] = {
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
-    "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
-    "try", "while", "with", "yield", NULL};
+typedef struct {
+  const char *name;
+  Py_ssize_t size;
+} LiteralName;
+#define NAME(text) {text, sizeof(text) - 1}
+static const LiteralName literal_wrappers[] = {
+    NAME("float16"), NAME("float32"), NAME("float64"), NAME("float128"), NAME("longdouble"),
+    NAME("double"), NAME("half"), NAME("single"), NAME("int8"), NAME("int16"), NAME("int32"),
+    NAME("int64"), NAME("uint8"), NAME("uint16"), NAME("uint32"), NAME("uint64"), NAME("intp"),
+    NAME("uintp"), NAME("longlong"), NAME("ulonglong"), NAME("bool_"), NAME("bool"), NAME("str_"),
+    NAME("bytes_"), NAME("array"), NAME("float"), NAME("int"), NAME("complex64"),
+    NAME("complex128"), {NULL, 0}};
+static const LiteralName python_keywords[] = {
+    NAME("False"), NAME("None"), NAME("True"), NAME("and"), NAME("as"), NAME("assert"),
+    NAME("async"), NAME("await"), NAME("break"), NAME("class"), NAME("continue"), NAME("def"),
+    NAME("del"), NAME("elif"), NAME("else"), NAME("except"), NAME("finally"), NAME("for"),
+    NAME("from"), NAME("global"), NAME("if"), NAME("import"), NAME("in"), NAME("is"),
+    NAME("lambda"), NAME("nonlocal"), NAME("not"), NAME("or"), NAME("pass"), NAME("raise"),
+    NAME("return"), NAME("try"), NAME("while"), NAME("with"), NAME("yield"), {NULL, 0}};
+#undef NAME
 
 enum { NAME_REFUSED, NAME_WRAPPER, NAME_TRUE, NAME_FALSE, NAME_NONE };
 
-static int name_in(const char *const *names, const unsigned char *name, Py_ssize_t size) {
-  for (; *names; names++)
-    if ((Py_ssize_t)strlen(*names) == size && memcmp(*names, name, (size_t)size) == 0) return 1;
+static int name_in(const LiteralName *names, const unsigned char *name, Py_ssize_t size) {
+  for (; names->name; names++)
+    if (names->size == size && memcmp(names->name, name, (size_t)size) == 0) return 1;
   return 0;
 }
 
