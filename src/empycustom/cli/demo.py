@@ -62,14 +62,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--quiet", action="store_true",
         help="no progress bar, only the summary at the end (default: a progress bar)",
     )  # fmt: skip
-    parser.add_argument(
-        "--workers", type=int, default=1,
-        help="frames --lib works on at once (the element's workers property; default 1)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--worker-kind", choices=("thread", "process"), default="thread",
-        help="threads or processes for --workers (default thread)",
-    )  # fmt: skip
+    from empycustom.cli.main import add_worker_arguments  # main imports this module lazily
+
+    add_worker_arguments(parser)  # for the measuring element (--lib)
 
 
 def missing_requirements() -> list[str]:

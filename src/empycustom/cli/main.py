@@ -9,6 +9,18 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """--workers and --worker-kind: the empycustom element's properties of those names."""
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="the element's workers property: N frames at once (default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--worker-kind", choices=("thread", "process"), default="thread",
+        help="the element's worker-kind property (default thread)",
+    )  # fmt: skip
+
+
 def _plugin_path(_args: argparse.Namespace) -> int:
     from empycustom.elements.registration import plugin_path
 
@@ -167,14 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for the frames (default 60)"
     )
-    command.add_argument(
-        "--workers", type=int, default=1, metavar="N",
-        help="the element's workers property: N frames at once (default 1)",
-    )  # fmt: skip
-    command.add_argument(
-        "--worker-kind", choices=("thread", "process"), default="thread",
-        help="the element's worker-kind property (default thread)",
-    )  # fmt: skip
+    add_worker_arguments(command)
     command.add_argument(
         "--batch-size", type=int, default=1, metavar="N",
         help="the element's batch-size property: process_batch() gets N frames (default 1)",
