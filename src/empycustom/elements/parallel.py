@@ -32,12 +32,12 @@ from empycustom.library.workers import (
     added_latency_ns,
 )
 from empycustom.meta import analytics, custom_meta
-from empycustom.meta.chain import carry_from_buffer, results_to_write
+from empycustom.meta.chain import results_to_write
 from empycustom.meta.editing import apply_edits, close_frame, open_frame
-from empycustom.meta.inmeta import build_in_meta
 from empycustom.meta.merge import add_events, merge_results
-from empycustom.meta.objects import read_objects, write_results
+from empycustom.meta.objects import write_results
 from empycustom.meta.outmeta import parse_out_meta, to_json
+from empycustom.meta.reading import read_frame
 
 FLOW_OK = Gst.FlowReturn.OK
 FLOW_ERROR = Gst.FlowReturn.ERROR
@@ -210,10 +210,10 @@ class Parallel:
             Gst.Buffer.copy_into(outbuf, buffer, COPY_METADATA, 0, buffer.get_size())
         # Not in place, the output buffer holds the copies of the ROI metas that go downstream.
         downstream = buffer if outbuf is None else outbuf
-        objects, rois = read_objects(downstream, settings.label_ids)
-        pts = _native.buffer_pts(hash(buffer))
-        in_meta = build_in_meta(frame_num, pts, layout.for_buffer(buffer), objects)
-        carry_from_buffer(in_meta, downstream)  # results written upstream
+        # As the element reads a frame, upstream results carried (one C call for the common case).
+        in_meta, objects, rois, _carried = read_frame(
+            buffer, downstream, frame_num, layout, element._in_meta_template, settings.label_ids
+        )
         if self.kind == "thread":
             open_frame(in_meta, downstream, rois, settings.label_ids, self.batch)  # add_object
         job = FrameJob(
@@ -377,6 +377,7 @@ def start_processes(
     """Start the worker processes, each loading the library and running its start();
     None (after an error message) when one of them fails."""
     spec = Spec(settings.custom_lib, settings.in_place, settings.batch_size > 1, options)
+
     def warn(text: str) -> None:
         report_warning(element, category, text)
 
