@@ -7,7 +7,7 @@ import sys
 
 from setuptools import Extension, setup
 
-GSTREAMER_MODULES = ["gstreamer-1.0", "gstreamer-video-1.0"]
+GSTREAMER_MODULES = ["gstreamer-1.0", "gstreamer-base-1.0", "gstreamer-video-1.0"]
 DEBIAN_PACKAGES = "pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev"
 
 
