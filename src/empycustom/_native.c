@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <gst/base/gstbasetransform.h>
@@ -1112,6 +1113,126 @@ static PyObject *keep_thread_state(PyObject *module, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+/* A CallWatch's record of the call running (library/watchdog.py). begin() and end() around
+ * every library call are two C calls storing a few fields; the watching thread reads them a
+ * few times a second. Calls are numbered, so that the one reported as slow is known. */
+typedef struct {
+  PyObject_HEAD
+  PyObject *function, *detail; /* of the call running; NULL when none runs */
+  double limit_s, started;     /* started: time.monotonic()'s clock */
+  unsigned long thread;        /* threading.get_ident() of the calling thread */
+  unsigned long long serial;   /* the number of the call running (or of the last one) */
+  unsigned long long reported; /* the number of the last call reported as slow */
+} CallSlot;
+
+static double monotonic_s(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+static PyObject *call_slot_begin(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("begin", nargs, 3) < 0) return NULL;
+  double limit_s = PyFloat_AsDouble(args[1]);
+  if (limit_s == -1.0 && PyErr_Occurred()) return NULL;
+  if (limit_s > 0) {
+    CallSlot *slot = (CallSlot *)self;
+    Py_XSETREF(slot->function, Py_NewRef(args[0]));
+    Py_XSETREF(slot->detail, Py_NewRef(args[2]));
+    slot->limit_s = limit_s;
+    slot->thread = PyThread_get_thread_ident();
+    slot->started = monotonic_s();
+    slot->serial++;
+  }
+  Py_RETURN_NONE;
+}
+
+static PyObject *call_slot_end(PyObject *self, PyObject *unused) {
+  CallSlot *slot = (CallSlot *)self;
+  if (slot->function == NULL) Py_RETURN_NONE;
+  Py_CLEAR(slot->function);
+  Py_CLEAR(slot->detail);
+  if (slot->reported != slot->serial) Py_RETURN_NONE;
+  return PyFloat_FromDouble(monotonic_s() - slot->started);
+}
+
+static PyObject *call_slot_current(PyObject *self, PyObject *unused) {
+  CallSlot *slot = (CallSlot *)self;
+  if (slot->function == NULL) Py_RETURN_NONE;
+  return Py_BuildValue("(OOdkdK)", slot->function, slot->detail, slot->limit_s, slot->thread,
+                       slot->started, slot->serial);
+}
+
+static void call_slot_dealloc(PyObject *self) {
+  CallSlot *slot = (CallSlot *)self;
+  Py_CLEAR(slot->function);
+  Py_CLEAR(slot->detail);
+  Py_TYPE(self)->tp_free(self);
+}
+
+static PyMethodDef call_slot_methods[] = {
+    {"begin", (PyCFunction)(void (*)(void))call_slot_begin, METH_FASTCALL,
+     "begin(function, limit_s, detail) -> None\n\n"
+     "A call of `function` starts in this thread; `limit_s` <= 0 records nothing."},
+    {"end", call_slot_end, METH_NOARGS,
+     "end() -> float | None\n\n"
+     "The call returned: its duration in seconds if it was reported as slow, else None."},
+    {"current", call_slot_current, METH_NOARGS,
+     "current() -> (function, detail, limit_s, thread, started, serial) | None\n\n"
+     "The call running (started on time.monotonic()'s clock), or None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef call_slot_members[] = {
+    {"reported", T_ULONGLONG, offsetof(CallSlot, reported), 0,
+     "The serial of the last call reported as slow (set by the watching thread)."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject CallSlotType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "empycustom._native.CallSlot",
+    .tp_basicsize = sizeof(CallSlot),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "CallSlot()\n\nThe call of a library function running now, for CallWatch.",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = call_slot_dealloc,
+    .tp_methods = call_slot_methods,
+    .tp_members = call_slot_members,
+};
+
+/* editing.open_frame()'s registration in one call (the element makes it for every buffer):
+ * registry[id(in_meta)] = (in_meta, buffer, rois, label_ids). */
+static PyObject *open_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("open_frame", nargs, 5) < 0) return NULL;
+  if (!PyDict_CheckExact(args[0])) {
+    PyErr_SetString(PyExc_TypeError, "open_frame: the registry must be a dict");
+    return NULL;
+  }
+  PyObject *key = PyLong_FromVoidPtr(args[1]);
+  PyObject *frame = key != NULL ? PyTuple_Pack(4, args[1], args[2], args[3], args[4]) : NULL;
+  int failed = frame == NULL || PyDict_SetItem(args[0], key, frame) < 0;
+  Py_XDECREF(frame);
+  Py_XDECREF(key);
+  if (failed) return NULL;
+  Py_RETURN_NONE;
+}
+
+/* editing.close_frame()'s: registry.pop(id(in_meta), None). */
+static PyObject *close_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("close_frame", nargs, 2) < 0) return NULL;
+  if (!PyDict_CheckExact(args[0])) {
+    PyErr_SetString(PyExc_TypeError, "close_frame: the registry must be a dict");
+    return NULL;
+  }
+  PyObject *key = PyLong_FromVoidPtr(args[1]);
+  if (key == NULL) return NULL;
+  PyObject *frame = PyDict_GetItemWithError(args[0], key); /* borrowed */
+  int failed = frame == NULL ? PyErr_Occurred() != NULL : PyDict_DelItem(args[0], key) < 0;
+  Py_DECREF(key);
+  if (failed) return NULL;
+  Py_RETURN_NONE;
+}
+
 /* transform_ip and transform in C, calling the element's Python methods directly.
  *
  * PyGObject reaches a Python vfunc through a libffi closure that looks each argument up in its
@@ -1134,12 +1255,12 @@ typedef struct {
   gsize size;
 } BoxedWrapper; /* PyGIBoxed */
 
-static PyTypeObject *buffer_wrapper_type;
+static PyTypeObject *buffer_wrapper_type, *lent_buffer_type; /* Gst.Buffer, LentBuffer */
 static PyObject *transform_ip_method, *transform_method;
 static GQuark wrapper_quark;
 
-static PyObject *wrap_buffer(GstBuffer *buffer) {
-  BoxedWrapper *wrapper = (BoxedWrapper *)buffer_wrapper_type->tp_alloc(buffer_wrapper_type, 0);
+static PyObject *wrap_buffer(PyTypeObject *type, GstBuffer *buffer) {
+  BoxedWrapper *wrapper = (BoxedWrapper *)type->tp_alloc(type, 0);
   if (wrapper == NULL) return NULL;
   wrapper->base.boxed = buffer;
   wrapper->base.gtype = GST_TYPE_BUFFER;
@@ -1199,8 +1320,8 @@ static GstFlowReturn call_transform(PyObject *method, GstBaseTransform *element,
     goto done;
   }
   Py_INCREF(self);
-  in = wrap_buffer(inbuf);
-  if (in != NULL && outbuf != NULL) out = wrap_buffer(outbuf);
+  in = wrap_buffer(lent_buffer_type, inbuf);
+  if (in != NULL && outbuf != NULL) out = wrap_buffer(buffer_wrapper_type, outbuf);
   if (in != NULL && (outbuf == NULL || out != NULL)) {
     PyObject *args[3] = {self, in, out};
     result = PyObject_Vectorcall(method, args, outbuf != NULL ? 3 : 2, NULL);
@@ -1239,7 +1360,7 @@ static int is_boxed_wrapper(PyObject *sample, GstBuffer *buffer) {
 }
 
 static PyObject *install_transforms(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (expect_arguments("install_transforms", nargs, 5) < 0) return NULL;
+  if (expect_arguments("install_transforms", nargs, 6) < 0) return NULL;
   GType type = (GType)PyLong_AsUnsignedLongLong(args[0]);
   if (PyErr_Occurred()) return NULL;
   GstBuffer *buffer = address_argument(args[4], "buffer");
@@ -1252,6 +1373,14 @@ static PyObject *install_transforms(PyObject *module, PyObject *const *args, Py_
     PyErr_SetString(PyExc_TypeError, "install_transforms: the methods must be callable");
     return NULL;
   }
+  PyTypeObject *lent = (PyTypeObject *)args[5];
+  if (!PyType_Check(args[5]) || !PyType_IsSubtype(lent, Py_TYPE(args[3])) ||
+      lent->tp_basicsize != Py_TYPE(args[3])->tp_basicsize) {
+    PyErr_SetString(PyExc_TypeError,
+                    "install_transforms: the lent type must be a subclass of the sample's type "
+                    "adding no fields");
+    return NULL;
+  }
   if (transform_ip_method != NULL || !is_boxed_wrapper(args[3], buffer)) Py_RETURN_FALSE;
   GstBaseTransformClass *klass = g_type_class_ref(type); /* kept: the class lives on */
   if (klass->transform_ip == NULL || klass->transform == NULL) {
@@ -1260,6 +1389,7 @@ static PyObject *install_transforms(PyObject *module, PyObject *const *args, Py_
   }
   wrapper_quark = g_quark_from_static_string("PyGObject::wrapper");
   buffer_wrapper_type = (PyTypeObject *)Py_NewRef(Py_TYPE(args[3]));
+  lent_buffer_type = (PyTypeObject *)Py_NewRef(lent);
   transform_ip_method = Py_NewRef(args[1]);
   transform_method = Py_NewRef(args[2]);
   klass->transform_ip = native_transform_ip;
@@ -1425,12 +1555,20 @@ static PyMethodDef methods[] = {
     {"wall_clock_timestamp", wall_clock_timestamp, METH_O,
      "wall_clock_timestamp(milliseconds) -> str\n\n"
      "Local time of milliseconds since the epoch: 2020-05-13T12:18:47.323-0600."},
+    {"open_frame", (PyCFunction)(void (*)(void))open_frame, METH_FASTCALL,
+     "open_frame(registry, in_meta, buffer, rois, label_ids) -> None\n\n"
+     "registry[id(in_meta)] = (in_meta, buffer, rois, label_ids)."},
+    {"close_frame", (PyCFunction)(void (*)(void))close_frame, METH_FASTCALL,
+     "close_frame(registry, in_meta) -> None\n\n"
+     "registry.pop(id(in_meta), None)."},
     {"install_transforms", (PyCFunction)(void (*)(void))install_transforms, METH_FASTCALL,
-     "install_transforms(gtype, transform_ip, transform, sample_buffer, sample_address) -> bool\n\n"
+     "install_transforms(gtype, transform_ip, transform, sample_buffer, sample_address,\n"
+     "                   lent_type) -> bool\n\n"
      "Replace the transform_ip and transform vfuncs of the GstBaseTransform subclass `gtype`\n"
      "with C functions calling transform_ip(element, buffer) and transform(element, inbuf,\n"
-     "outbuf) directly. `sample_buffer` (a Gst.Buffer, at `sample_address`) checks the\n"
-     "wrapper layout; False (nothing replaced) when it does not match or it was done."},
+     "outbuf) directly, the buffer (inbuf) made as a `lent_type` object (a subclass of\n"
+     "Gst.Buffer adding no fields). `sample_buffer` (a Gst.Buffer, at `sample_address`) checks\n"
+     "the wrapper layout; False (nothing replaced) when it does not match or it was done."},
     {"keep_thread_state", keep_thread_state, METH_NOARGS,
      "keep_thread_state() -> None\n\n"
      "Keep the calling thread's Python thread state until the thread exits, so that callbacks "
@@ -1494,10 +1632,11 @@ PyMODINIT_FUNC PyInit__native(void) {
   unknown_class_id = PyLong_FromLong(-1);
   unknown_confidence = PyFloat_FromDouble(-1.0);
   if (unknown_class_id == NULL || unknown_confidence == NULL) return NULL;
-  if (PyType_Ready(&MappedBufferType) < 0) return NULL;
+  if (PyType_Ready(&MappedBufferType) < 0 || PyType_Ready(&CallSlotType) < 0) return NULL;
   PyObject *module = PyModule_Create(&module_definition);
   if (module == NULL) return NULL;
   if (PyModule_AddType(module, &MappedBufferType) < 0 ||
+      PyModule_AddType(module, &CallSlotType) < 0 ||
       PyModule_AddIntConstant(module, "MAP_READ", GST_MAP_READ) < 0 ||
       PyModule_AddIntConstant(module, "MAP_WRITE", GST_MAP_WRITE) < 0 ||
       PyModule_AddStringConstant(module, "RESULT_PARAM", RESULT_PARAM) < 0 ||

@@ -4,8 +4,8 @@ gst-python never unmaps a `MapInfo` when it is garbage-collected, and the refere
 examples call `io_buffer.map()` without `unmap()`: each forgotten map keeps a whole frame alive.
 While a library function runs, `OpenMaps` gives the one buffer object the library was given a
 class of its own whose `map` and `map_range` record every `MapInfo` they return (other buffer
-objects and threads are untouched), and `release()` puts the class back and unmaps those
-still open when the function returns.
+objects and threads are untouched), and `release()` unmaps those still open when the function
+returns.
 
 It also records the maps `empycustom.frame()` makes of that buffer (by the buffer's address, so
 any Python wrapper of it counts): a numpy view that outlives the call is made safe then
@@ -36,11 +36,13 @@ def _record(buffer: Gst.Buffer, info: Any) -> Any:
     return info
 
 
-class _LentBuffer(_Buffer):
-    """The class of a `Gst.Buffer` object while it is lent to a library call: its map() and
-    map_range() record the maps they open. Swapping an object's class in and back costs half
-    of shadowing the two methods with instance attributes (a dict and two bound methods per
-    buffer); other objects of the same buffer, and other threads' objects, are untouched."""
+class LentBuffer(_Buffer):
+    """The class of a `Gst.Buffer` object lent to a library call: while it is lent, its map()
+    and map_range() record the maps they open (afterwards they only map). The element's C
+    transform makes the object with this class (`_native.install_transforms`); an object made by
+    PyGObject gets it by a class swap, which costs half of shadowing the two methods with
+    instance attributes (a dict and two bound methods per buffer). Other objects of the same
+    buffer, and other threads' objects, are untouched."""
 
     __slots__ = ()
     __module__ = _Buffer.__module__
@@ -52,7 +54,7 @@ class _LentBuffer(_Buffer):
         return _record(self, _buffer_map_range(self, index, length, flags))
 
 
-_LentBuffer.__name__ = _LentBuffer.__qualname__ = _Buffer.__qualname__  # reprs read as before
+LentBuffer.__name__ = LentBuffer.__qualname__ = _Buffer.__qualname__  # reprs read as before
 
 class OpenMaps:
     """The maps opened on one buffer during one library call; `lend()` again for the next."""
@@ -72,9 +74,10 @@ class OpenMaps:
         self.buffer = buffer
         self.address = address = hash(buffer)
         _calls[address] = self
-        if type(buffer) is _Buffer:
-            buffer.__class__ = _LentBuffer
-        else:  # a subclass of its own: its map methods are shadowed on the object instead
+        kind = type(buffer)
+        if kind is _Buffer:
+            buffer.__class__ = LentBuffer  # kept after the call: it records only while lent
+        elif kind is not LentBuffer:  # a subclass of its own: its methods are shadowed instead
             buffer.map = lambda flags: _record(buffer, _buffer_map(buffer, flags))
             buffer.map_range = lambda index, length, flags: _record(
                 buffer, _buffer_map_range(buffer, index, length, flags)
@@ -92,9 +95,7 @@ class OpenMaps:
             return 0
         self.buffer = None  # the buffer object dies with the call, not with this tracker
         _calls.pop(self.address, None)  # frame() maps of the buffer are the caller's from now on
-        if type(buffer) is _LentBuffer:
-            buffer.__class__ = _Buffer
-        else:
+        if type(buffer) is not LentBuffer:
             # The lambdas refer back to the buffer: removing them breaks the cycle, so the
             # buffer object dies with the call instead of holding a reference until the next GC.
             attributes = vars(buffer)

@@ -18,8 +18,8 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from threading import get_ident
-from time import monotonic
+
+from empycustom._native import CallSlot
 
 POLL_S = 0.1  # the longest a slow call goes unnoticed past its limit
 
@@ -35,44 +35,37 @@ class SlowCall:
 
 
 class CallWatch:
-    """Watches the calls of one caller, one call at a time."""
+    """Watches the calls of one caller, one call at a time.
 
-    __slots__ = ("on_slow", "_call", "_reported")
+    `begin(function, limit_s, detail)`: a call of `function` starts in this thread; `limit_s`
+    <= 0 watches nothing; `detail` (e.g. a frame number) is handed to `on_slow` if the call
+    turns out slow. `end()`: the call returned; its duration if it was reported as slow, else
+    None. Both are the methods of a C record (`_native.CallSlot`): a few stores per call.
+    """
+
+    __slots__ = ("on_slow", "_slot", "begin", "end")
 
     def __init__(self, on_slow: Callable[[SlowCall], None]) -> None:
         self.on_slow = on_slow
-        # (function, detail, limit_s, thread, started) of the call running; one store per call.
-        self._call: tuple[str, object, float, int, float] | None = None
-        self._reported: tuple[str, object, float, int, float] | None = None
+        self._slot = slot = CallSlot()
+        self.begin: Callable[[str, float, object], None] = slot.begin
+        self.end: Callable[[], float | None] = slot.end
         _monitor.add(self)
-
-    def begin(self, function: str, limit_s: float, detail: object = "") -> None:
-        """A call of `function` starts in this thread; `limit_s` <= 0 watches nothing.
-
-        `detail` (e.g. a frame number) is handed to `on_slow` if the call turns out slow.
-        """
-        if limit_s > 0:
-            self._call = (function, detail, limit_s, get_ident(), monotonic())
-
-    def end(self) -> float | None:
-        """The call returned; its duration if it was reported as slow, else None."""
-        call, self._call = self._call, None
-        if call is None or call is not self._reported:
-            return None
-        self._reported = None
-        return monotonic() - call[4]
 
     def close(self) -> None:
         """No more calls: the shared thread forgets this watch."""
-        self._call = None
+        self._slot.end()
         _monitor.discard(self)
 
     def _check(self, now: float) -> None:
-        call = self._call
-        if call is None or call is self._reported or now - call[4] < call[2]:
+        slot = self._slot
+        call = slot.current()
+        if call is None:
             return
-        self._reported = call
-        function, detail, _limit, thread, started = call
+        function, detail, limit_s, thread, started, serial = call
+        if serial == slot.reported or now - started < limit_s:
+            return
+        slot.reported = serial
         frame = sys._current_frames().get(thread)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
         self.on_slow(SlowCall(function, detail, now - started, stack))

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
+from empycustom import _native
 from empycustom.gst import roi as roi_metas
 from empycustom.gst.runtime import Gst
 from empycustom.meta import analytics
@@ -54,10 +56,15 @@ def open_frame(
     frame's entry, `in_meta["frame"][0]`, which process_batch() gets in its in_meta's "frame"
     list, stands for in_meta too.
     """
-    frame = (in_meta, buffer, rois, label_ids)
-    _open_frames[id(in_meta)] = frame
+    open_one_frame(in_meta, buffer, rois, label_ids)
     if batch:
-        _open_frames[id(in_meta["frame"][0])] = frame
+        _open_frames[id(in_meta["frame"][0])] = _open_frames[id(in_meta)]
+
+
+# open_frame() and close_frame() of one frame (not a batch), one C call each: the element's
+# per-buffer pair.
+open_one_frame = partial(_native.open_frame, _open_frames)
+close_one_frame = partial(_native.close_frame, _open_frames)
 
 
 def record_edits(
@@ -98,7 +105,7 @@ def apply_edits(
 
 
 def close_frame(in_meta: dict[str, Any], batch: bool = False) -> None:
-    _open_frames.pop(id(in_meta), None)
+    close_one_frame(in_meta)
     if batch:
         _open_frames.pop(id(in_meta["frame"][0]), None)
 

@@ -43,7 +43,8 @@ def merge_results(
     """
     frame = in_meta["frame"][0]
     if type(results) is dict or type(results) is JsonText:
-        frame[RESULT_KEY] = merge_result(frame.get(RESULT_KEY), results)
+        old = frame.get(RESULT_KEY)
+        frame[RESULT_KEY] = results if old is None else merge_result(old, results)
         return in_meta
     objects = frame["object"]
     if upstream:
