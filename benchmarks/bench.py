@@ -55,7 +55,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=7, help="repetitions (default 7, min 1)")
     parser.add_argument(
-        "--buffers", type=int, default=4000, help="buffers per small-frame case (default 4000)"
+        "--buffers", type=int, default=20000,
+        help="buffers per small-frame case (default 20000: a run of a few microseconds per "
+        "buffer then lasts 0.1 s or more, long enough for the CPU clock's noise to even out)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny run, for tests")
     parser.add_argument(

@@ -446,11 +446,11 @@ def _empycustom(library: str, extra: str = "", in_place: bool = True) -> str:
 
 
 ROI_COUNTS = (0, 1, 20, 200, 1000)
-ROI_SCALE = {0: 1.0, 1: 1.0, 20: 0.25, 200: 0.1, 1000: 0.025}
-HD_SCALE = 0.1
-VGA_SCALE = 0.5
+ROI_SCALE = {0: 1.0, 1: 1.0, 20: 0.05, 200: 0.02, 1000: 0.005}
+HD_SCALE = 0.02
+VGA_SCALE = 0.1
 OUT_META_SIZES = {"1k": 1_000, "100k": 100_000}  # bytes of out_meta JSON
-OUT_META_SCALE = {"1k": 1.0, "100k": 0.1}
+OUT_META_SCALE = {"1k": 1.0, "100k": 0.02}
 # How the out-meta cases' library returns the same content.
 OUT_META_KINDS = {
     "dict": "a dict (the same content)",
