@@ -27,6 +27,10 @@ def test_bench_workers_quick_run(tmp_path):
         assert result["identical"]
         assert result["fps"]["1"] > 0 and result["fps"]["2"] > 0
         assert all(run["frames"] >= 40 for run in result["runs"]["2"])
+        # The ratio is the median of back-to-back pairs: with one repetition, that pair's.
+        (pair,) = result["pair_ratios"]
+        runs = result["runs"]
+        assert result["ratio"] == pair == runs["2"][0]["fps"] / runs["1"][0]["fps"]
     # The thread case is set against what two plain threads get on this machine.
     assert "the machine's ceiling for this work" in done.stdout
     assert len(report["cases"]["thread"]["ceiling_runs"]) == 1

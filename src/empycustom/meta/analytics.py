@@ -269,8 +269,15 @@ def _relation_meta(buffer: Any) -> Any:
     return relation
 
 
-def _add_entry(relation: Any, obj: Mapping[str, Any]) -> int:
+# GstAnalytics boxes are gint; ROI metas' are guint: a box beyond gint has no entry.
+_MAX_GINT = 2**31 - 1
+
+
+def _add_entry(relation: Any, obj: Mapping[str, Any]) -> int | None:
+    """The id of a new object-detection entry for `obj`; None when its box does not fit."""
     left, top, width, height = (int(value) for value in _box(obj))
+    if max(left, top, width, height) > _MAX_GINT:
+        return None
     confidence = obj.get("confidence", 0.0)
     added, detection = relation.add_od_mtd(
         GLib.quark_from_string(str(obj["obj_label"])), left, top, width, height,
@@ -295,12 +302,13 @@ def write_object(buffer: Any, obj: Mapping[str, Any], result: Any = None) -> int
     """Write an in_meta object as a new object-detection entry of the buffer's relation meta
     (label, box, confidence), with a classification related to it when `result` names a class;
     returns the entry's id. The buffer must be writable. None where GStreamer has no
-    GstAnalytics."""
+    GstAnalytics, and for a box beyond GstAnalytics' gint coordinates (its ROI meta has it)."""
     if _unavailable is not None:
         return None
     relation = _relation_meta(buffer)
     entry_id = _add_entry(relation, obj)
-    _add_classification(relation, entry_id, result)
+    if entry_id is not None:
+        _add_classification(relation, entry_id, result)
     return entry_id
 
 
@@ -319,7 +327,8 @@ def write_results(
         if not result:
             continue
         entry_id = _add_entry(relation, obj) if index is None else entries[index]["id"]
-        _add_classification(relation, entry_id, result)
+        if entry_id is not None:
+            _add_classification(relation, entry_id, result)
 
 
 # GI: removing. GstAnalytics has no call that deletes an entry, and PyGObject none that removes
