@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -206,3 +207,16 @@ def faces_source(image: Path, frames: int = 2) -> str:
         f"filesrc location={image} ! pngdec ! imagefreeze num-buffers={frames} ! videoconvert ! "
         "facedetect display=false ! videoconvert ! video/x-raw,format=RGBA"
     )
+
+
+# gst-launch-1.0 under GStreamer's leaks tracer: at exit it lists the objects still alive.
+LEAKS_TRACER_ENV = {"GST_TRACERS": "leaks", "GST_DEBUG": "leaks:7", "GST_DEBUG_NO_COLOR": "1"}
+
+
+def assert_ran_without_leaks(result: subprocess.CompletedProcess[str]) -> None:
+    """A run with LEAKS_TRACER_ENV ended cleanly, its tracer checked and found nothing alive."""
+    assert result.returncode == 0, result.stderr[-2000:]
+    listed = re.search(r"listed (\d+) alive objects", result.stderr)
+    assert listed, result.stderr[-2000:]  # the tracer did run and check
+    assert listed.group(1) == "0", result.stderr[-3000:]
+    assert "CRITICAL" not in result.stderr

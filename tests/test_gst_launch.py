@@ -6,7 +6,7 @@ import json
 import re
 import subprocess
 
-from pipeline import gst_environment
+from pipeline import LEAKS_TRACER_ENV, assert_ran_without_leaks, gst_environment
 
 COUNTING = "def process_ip(b, in_meta, options, events):\n    return [options]\n"
 
@@ -98,13 +98,9 @@ def test_no_leaks_under_the_leaks_tracer(gst_launch, write_library):
         result = gst_launch(
             ["videotestsrc", "num-buffers=20", "!", "video/x-raw,format=RGBA,width=32,height=24",
              "!", "empycustom", f"custom-lib={lib}", mode, "!", "fakesink"],
-            env={"GST_TRACERS": "leaks", "GST_DEBUG": "leaks:7", "GST_DEBUG_NO_COLOR": "1"},
+            env=LEAKS_TRACER_ENV,
         )  # fmt: skip
-        assert result.returncode == 0, result.stderr[-2000:]
-        listed = re.search(r"listed (\d+) alive objects", result.stderr)
-        assert listed, result.stderr[-2000:]  # the tracer did run and check
-        assert listed.group(1) == "0", result.stderr[-3000:]
-        assert "CRITICAL" not in result.stderr
+        assert_ran_without_leaks(result)
 
 
 def test_reference_debug_recipe_python_category_logs_each_buffer(gst_launch, write_library):

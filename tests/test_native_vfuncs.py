@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pipeline import LEAKS_TRACER_ENV, assert_ran_without_leaks
 
 from empycustom.elements import empycustom as element_module
 
@@ -73,13 +73,9 @@ def test_kept_buffers_are_released_when_the_library_drops_them(gst_launch, write
     result = gst_launch(
         ["videotestsrc", f"num-buffers={FRAMES}", "!", CAPS, "!", "empycustom",
          f"custom-lib={lib}", mode, "!", "fakesink"],
-        env={"GST_TRACERS": "leaks", "GST_DEBUG": "leaks:7", "GST_DEBUG_NO_COLOR": "1"},
+        env=LEAKS_TRACER_ENV,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    listed = re.search(r"listed (\d+) alive objects", result.stderr)
-    assert listed, result.stderr[-2000:]
-    assert listed.group(1) == "0", result.stderr[-3000:]
-    assert "CRITICAL" not in result.stderr
+    assert_ran_without_leaks(result)
 
 
 def test_an_exception_escaping_the_transform_is_an_error_naming_it(pipeline, write_library):

@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from pipeline import feed_appsrc, run_pipeline
+from pipeline import LEAKS_TRACER_ENV, assert_ran_without_leaks, feed_appsrc, run_pipeline
 
 import empycustom
 from empycustom.gst.runtime import Gst
@@ -599,8 +599,6 @@ def test_check_command_with_workers_and_batches(write_library):
     ],
 )
 def test_gst_launch_with_workers_leaves_nothing_alive(gst_launch, write_library, settings):
-    import re
-
     lib = write_library(
         BATCH
         + """
@@ -616,13 +614,9 @@ def process(buffer, in_meta, options, events):
     result = gst_launch(
         ["videotestsrc", "num-buffers=30", "!", SMALL, "!", "empycustom", f"custom-lib={lib}",
          *settings.split(), "!", "fakesink"],
-        env={"GST_TRACERS": "leaks", "GST_DEBUG": "leaks:7", "GST_DEBUG_NO_COLOR": "1"},
+        env=LEAKS_TRACER_ENV,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    listed = re.search(r"listed (\d+) alive objects", result.stderr)
-    assert listed, result.stderr[-2000:]
-    assert listed.group(1) == "0", result.stderr[-3000:]
-    assert "CRITICAL" not in result.stderr
+    assert_ran_without_leaks(result)
 
 
 @pytest.mark.parametrize("kind", ["thread", "process"])
