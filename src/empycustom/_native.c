@@ -4,7 +4,10 @@
  * object's result back onto its ROI as an "emcustom" param, and reads/writes the frame's merged
  * JSON carried as a GstCustomMeta. Doing this through ctypes cost several foreign calls per
  * object; here one call handles a whole buffer. Buffers and ROI metas are passed as C addresses
- * (hash() of a PyGObject boxed object is its pointer). Every function runs with the GIL held.
+ * (hash() of a PyGObject boxed object is its pointer). Every function Python calls runs with
+ * the GIL held. It also holds the element's transform_ip/transform vfuncs (install_transforms;
+ * they take the GIL themselves), the slow-call watch's record (CallSlot) and the per-buffer
+ * registrations the element makes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
