@@ -1240,7 +1240,7 @@ static PyObject *close_frame(PyObject *module, PyObject *const *args, Py_ssize_t
  *
  * PyGObject reaches a Python vfunc through a libffi closure that looks each argument up in its
  * GI cache, wraps it, calls the method and converts the FlowReturn back through the enum's GI
- * info: about 7k instructions per buffer, as much as all the rest of a no-op buffer. Here the
+ * info: about 4,300 instructions per buffer (measured: noop 41.4k to 37.1k). Here the
  * element's wrapper is taken from its qdata, and the buffer's is made as PyGObject makes it
  * (pygi_boxed_new: it does not own the buffer during the call, so a writable buffer stays
  * writable) and, as PyGObject's cleanup does (pygi_boxed_copy_in_place), takes a reference of

@@ -57,8 +57,7 @@ def open_frame(
     list, stands for in_meta too.
     """
     open_one_frame(in_meta, buffer, rois, label_ids)
-    if batch:
-        _open_frames[id(in_meta["frame"][0])] = _open_frames[id(in_meta)]
+    _open_for_the_entry_too(in_meta, batch)
 
 
 # open_frame() and close_frame() of one frame (not a batch), one C call each: the element's
@@ -75,11 +74,16 @@ def record_edits(
     the buffer is recorded, in order, for `apply_edits` in the element. `rois`: the element's
     (only whether each object has a ROI meta matters here); `batch` as for open_frame()."""
     edits: list[tuple[Any, ...]] = []
-    frame = (in_meta, None, list(rois), label_ids, edits)
-    _open_frames[id(in_meta)] = frame
-    if batch:
-        _open_frames[id(in_meta["frame"][0])] = frame
+    _open_frames[id(in_meta)] = (in_meta, None, list(rois), label_ids, edits)
+    _open_for_the_entry_too(in_meta, batch)
     return edits
+
+
+def _open_for_the_entry_too(in_meta: dict[str, Any], batch: bool) -> None:
+    """In a batch, the frame's entry `in_meta["frame"][0]` (what process_batch() is given)
+    finds the open frame of `in_meta` too."""
+    if batch:
+        _open_frames[id(in_meta["frame"][0])] = _open_frames[id(in_meta)]
 
 
 def apply_edits(
