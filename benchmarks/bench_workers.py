@@ -2,9 +2,9 @@
 
 Cases (issue 16), each run in a fresh child process, repetitions interleaved:
 - `thread`: 1920x1080 RGBA in place, a library doing about 10 ms of single-threaded numpy
-  work per frame (np.sin on a block of the frame, a few calls of about 1 ms each, releasing the
-  GIL: compute-bound, so that it measures the element, not the machine's memory bandwidth or
-  numpy's per-call overhead), workers=1 against workers=2 worker-kind=thread;
+  work per frame (np.sin on a float64 block of the frame, about 25 calls of 0.4 ms each, each
+  releasing the GIL: compute-bound, so that it measures the element, not the machine's memory
+  bandwidth or numpy's per-call overhead), workers=1 against workers=2 worker-kind=thread;
 - `process`: 320x240 RGBA in place, a pure-Python library of about 5 ms per frame (a loop over
   objects), workers=1 against workers=2 worker-kind=process.
 Each run also computes a digest of every frame's merged meta (without the wall-clock timestamp)
@@ -12,9 +12,12 @@ and pixels, which must be the same for workers=1 and workers=2. The latency each
 in the element (wall clock from its sink pad to its source pad) is measured with a live source
 at 60% of the workers=1 rate, so that it does not include the wait of a source running ahead.
 
-The work per frame is calibrated once (in the parent, on an idle core if there is one) and
-passed to every child, so both sides do the same work. Targets: thread >= 1.8x, process >=
-1.7x, latency added at N=2 at most one frame time (1 / fps of the N=2 run), digests equal.
+The work per frame is calibrated once (in the parent, by calling the library, then checked
+and corrected in a short workers=1 pipeline) and passed to every child, so both sides do the
+same work. Each repetition also measures the machine's ceiling: the library called outside
+GStreamer in one thread, then in two threads (thread case) or two processes (process case).
+Targets: thread >= 1.8x, process >= 1.7x, latency added at N=2 at most one frame time
+(1 / fps of the N=2 run), digests equal.
 """
 
 from __future__ import annotations
@@ -42,13 +45,14 @@ _local = threading.local()
 
 def process_ip(buffer, in_meta, options, events):
     with empycustom.frame(buffer, in_meta, writable=True) as view:
-        # Compute-bound numpy work on a part of the frame (a 64 K-element float block, a
-        # fraction of a ms per call): numpy releases the GIL for each call, as OpenCV would.
-        # Source and result (512 kB) fit in a core's own 1 MB L2 cache: the work measures the
-        # element, not how two cores share the L3 cache and memory.
+        # Compute-bound numpy work on a part of the frame (a 64 K-element float64 block, about
+        # 0.4 ms per call): numpy releases the GIL for each call, as OpenCV would. Source and
+        # result (1 MB) fit in a core's own 2 MB L2 cache: the work measures the element, not
+        # how two cores share the L3 cache and memory. (float32 calls of 40 us had two threads
+        # handing the GIL over 250 times a frame each: 1.7x without GStreamer.)
         block = getattr(_local, "block", None)
         if block is None:
-            block = _local.block = np.empty(65536, np.float32), np.empty(65536, np.float32)
+            block = _local.block = np.empty(65536, np.float64), np.empty(65536, np.float64)
         source, result = block
         source[:] = view[:64, :1024, 0].ravel()
         for _ in range(options["rounds"]):
@@ -212,7 +216,8 @@ def _bare_call(case: str, library_path: str):
 
 def run_ceiling(case: str, rounds: int, frames: int, library_path: str) -> dict:
     """What the machine allows, without GStreamer: frames per second of the library called
-    on `frames` frames in one Python thread, then in two threads taking half each."""
+    on `frames` frames in one Python thread, then in two threads taking half each (the
+    thread case) or in two processes taking half each (the process case: no GIL at all)."""
     import threading
 
     process_ip, make_frame = _bare_call(case, library_path)
@@ -227,12 +232,23 @@ def run_ceiling(case: str, rounds: int, frames: int, library_path: str) -> dict:
     began = time.perf_counter()
     work(frames)
     one = frames / (time.perf_counter() - began)
-    threads = [threading.Thread(target=work, args=(frames // 2,)) for _ in range(2)]
     began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    if CASES[case]["kind"] == "process":
+        children = []
+        for _ in range(2):
+            pid = os.fork()
+            if pid == 0:  # the child: no GStreamer pipeline runs, nothing else is shared
+                work(frames // 2)
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            os.waitpid(pid, 0)
+    else:
+        threads = [threading.Thread(target=work, args=(frames // 2,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     two = 2 * (frames // 2) / (time.perf_counter() - began)
     return {"fps": {1: one, 2: two}}
 
@@ -260,6 +276,24 @@ def calibrate(case: str, library_path: str) -> int:
     fixed = max(fixed_and_few - few * per_round, 0.0)
     rounds = max(1, round((target - fixed) / per_round))
     return rounds
+
+
+def check_calibration(case: str, rounds: int, library: str) -> tuple[int, float]:
+    """(rounds, ms per frame): `rounds` corrected until frames take the case's work_ms at
+    workers=1 in the pipeline (within 10%, at most 3 corrections). The bare-call calibration
+    is made in seconds; if the machine was slower or faster then, the frames would be shorter
+    or longer than the case says (3 ms instead of 5 had been seen), and the share of the
+    element's hand-over in a frame with them."""
+    target = CASES[case]["work_ms"]
+    for _ in range(3):
+        frame_ms = 1000 / _child(case, 1, rounds, CALIBRATION_FRAMES, library, 0)["fps"]
+        if abs(frame_ms - target) <= 0.1 * target:
+            break
+        rounds = max(1, round(rounds * target / frame_ms))
+    return rounds, frame_ms
+
+
+CALIBRATION_FRAMES = 60
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,19 +325,18 @@ def main(argv: list[str] | None = None) -> int:
         spec = CASES[case]
         library = os.path.join(folder, f"{case}.py")
         Path(library).write_text(textwrap.dedent(spec["library"]))
-        rounds = calibrate(case, library)
+        rounds, frame_ms = check_calibration(case, calibrate(case, library), library)
         frames = max(40, int(spec["frames"] * args.frames_scale))
         runs: dict[int, list[dict]] = {1: [], 2: []}
-        ceilings: list[float] = []  # the machine's, for threads: the library in plain threads
+        ceilings: list[float] = []  # the machine's: the library in plain threads or processes
         pair_ratios: list[float] = []  # workers=2 over workers=1, run back to back
         for rep in range(args.reps):
             order = (1, 2) if rep % 2 == 0 else (2, 1)  # neither always runs first
             for workers in order:
                 runs[workers].append(_child(case, workers, rounds, frames, library, 0))
             pair_ratios.append(runs[2][-1]["fps"] / runs[1][-1]["fps"])
-            if spec["kind"] == "thread":
-                bare = _ceiling_child(case, rounds, frames, library)["fps"]
-                ceilings.append(bare["2"] / bare["1"])
+            bare = _ceiling_child(case, rounds, frames, library)["fps"]
+            ceilings.append(bare["2"] / bare["1"])
         fps = {w: statistics.median(r["fps"] for r in runs[w]) for w in runs}
         # Latency with a live source that workers=1 keeps up with (60% of its rate): the time
         # a frame spends in the element, without the queueing of a source that runs ahead.
@@ -318,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         added = latency[2] - latency[1]
         digests = {r["digest"] for w in runs for r in runs[w]}
         identical = len(digests) == 1  # (a live source's timestamps differ from run to run)
-        report["cases"][case] = {"rounds": rounds, "runs": runs, "fps": fps, "ratio": ratio,
+        report["cases"][case] = {"rounds": rounds, "calibrated_frame_ms": frame_ms,
+                                 "runs": runs, "fps": fps, "ratio": ratio,
                                  "pair_ratios": pair_ratios,
                                  "ratio_of_medians": ratio_of_medians,
                                  "live_fps": live_fps, "live_runs": live,
@@ -328,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "ceiling_runs": ceilings}  # fmt: skip
         each = {w: ", ".join(f"{r['fps']:.1f}" for r in runs[w]) for w in runs}
         print(
-            f"{case:8} work {spec['work_ms']:.0f} ms/frame ({rounds} rounds), {spec['caps']}: "
+            f"{case:8} work {spec['work_ms']:.0f} ms/frame ({rounds} rounds: {frame_ms:.1f} ms a "
+            f"frame at workers=1 when calibrated), {spec['caps']}: "
             f"workers=1 {fps[1]:.1f} fps, workers=2 {fps[2]:.1f} fps (medians: "
             f"{ratio_of_medians:.2f}x) -> {ratio:.2f}x, the median of the back-to-back pairs "
             f"({', '.join(f'{r:.2f}' for r in pair_ratios)}) (runs: {each[1]} | {each[2]})"
@@ -342,14 +377,15 @@ def main(argv: list[str] | None = None) -> int:
         if ceilings:
             ceiling = statistics.median(ceilings)
             report["cases"][case]["ceiling"] = ceiling
+            plain = "Python threads" if spec["kind"] == "thread" else "processes"
             share = (
                 f"workers=2 reaches {(ratio - 1) / (ceiling - 1):.0%} of the speed-up it allows"
                 if ceiling > 1.05
-                else "two threads got no second core: the machine was busy"
+                else f"two {plain} got no second core: the machine was busy"
             )
             print(
                 f"{'':8} the machine's ceiling for this work (the library in 1 and 2 plain "
-                f"Python threads, no GStreamer): {ceiling:.2f}x (runs: "
+                f"{plain}, no GStreamer): {ceiling:.2f}x (runs: "
                 f"{', '.join(f'{c:.2f}' for c in ceilings)}); {share}"
             )
         checks = [
