@@ -7,10 +7,13 @@ Cases (issue 16), each run in a fresh child process, repetitions interleaved:
   bandwidth or numpy's per-call overhead), workers=1 against workers=2 worker-kind=thread;
 - `process`: 320x240 RGBA in place, a pure-Python library of about 5 ms per frame (a loop over
   objects), workers=1 against workers=2 worker-kind=process.
-Each run also computes a digest of every frame's merged meta (without the wall-clock timestamp)
-and pixels, which must be the same for workers=1 and workers=2. The latency each frame spends
-in the element (wall clock from its sink pad to its source pad) is measured with a live source
-at 60% of the workers=1 rate, so that it does not include the wait of a source running ahead.
+Frames per second are measured with no Python probe on the element's pads (after 20 warm-up
+frames, from the last of them leaving the element to EOS): a probe per frame would hold the GIL
+in the streaming and output threads, competing with the workers it measures. Runs of their own
+compute a digest of every frame's merged meta (without the wall-clock timestamp) and pixels,
+which must be the same for workers=1 and workers=2, and the latency each frame spends in the
+element (wall clock from its sink pad to its source pad), with a live source at 60% of the
+workers=1 rate, so that it does not include the wait of a source running ahead.
 
 The work per frame is calibrated once (in the parent, by calling the library, then checked
 and corrected in a short workers=1 pipeline) and passed to every child, so both sides do the
@@ -33,6 +36,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -98,11 +102,14 @@ CASES = {
 }
 
 
-def run_child(
-    case: str, workers: int, rounds: int, frames: int, library: str, live_fps: int = 0
-) -> dict:
-    """One measured run (in this process): fps, latencies, digest. `live_fps`: a live source
-    at that rate instead of one as fast as the element takes frames."""
+def run_child(case: str, workers: int, rounds: int, frames: int, library: str, mode: str) -> dict:
+    """One measured run (in this process), `frames` frames after 20 warm-up ones.
+
+    mode "fps": frames per second, with no Python probe on the element's pads after the
+    warm-up (a probe per frame would hold the GIL in the streaming and output threads, twice a
+    frame, competing with the workers it measures); "check": the digest of every frame's
+    merged meta and pixels, and latencies; "live:N": latencies with a live source at N fps
+    instead of one as fast as the element takes frames."""
     import empycustom
     from empycustom.gst.runtime import Gst
     from empycustom.meta.custom_meta import read_meta_json
@@ -110,68 +117,79 @@ def run_child(
     empycustom.register()
     spec = CASES[case]
     options = json.dumps({"rounds": rounds}).replace('"', '\\"')
-    source = f"videotestsrc pattern={spec['pattern']} num-buffers={frames + 20}"
+    source = f"videotestsrc pattern={spec['pattern']} num-buffers={frames + WARM_UP_FRAMES}"
     caps = spec["caps"]
-    if live_fps:
+    if mode.startswith("live:"):
         source += " is-live=true"
-        caps += f",framerate={live_fps}/1"
+        caps += f",framerate={int(mode[5:])}/1"
     pipeline = Gst.parse_launch(
         f"{source} ! {caps} ! "
         f"empycustom name=e custom-lib={library} in-place=true workers={workers} "
-        f"worker-kind={spec['kind']} silent=true options=\"{options}\" ! fakesink sync=false"
+        f"worker-kind={spec['kind']} silent=true options=\"{options}\" ! fakesink name=sink "
+        "sync=false"
     )
     element = pipeline.get_by_name("e")
     entered: dict[int, float] = {}
     latencies: list[float] = []
-    digest = hashlib.sha1()
-    times: list[float] = []
+    outputs: list[tuple[str, bytes]] = []  # digested after the run, not in its threads
+    warm: list[float] = []  # when the last warm-up frame left the element
 
     def on_sink(_pad, info):
         entered[info.get_buffer().pts] = time.perf_counter()
         return Gst.PadProbeReturn.OK
 
-    outputs: list[tuple[str, bytes]] = []  # digested after the run, not in its threads
-
     def on_src(_pad, info):
-        now = time.perf_counter()
         buffer = info.get_buffer()
-        latencies.append(now - entered.pop(buffer.pts))
-        times.append(now)
+        latencies.append(time.perf_counter() - entered.pop(buffer.pts))
         ok, info_map = buffer.map(Gst.MapFlags.READ)
         outputs.append((read_meta_json(buffer), bytes(info_map.data[:4096])))
         buffer.unmap(info_map)
         return Gst.PadProbeReturn.OK
 
-    element.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_sink)
-    element.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_src)
+    def on_warm_up(_pad, _info):
+        warm.append(time.perf_counter())
+        return Gst.PadProbeReturn.REMOVE if len(warm) == WARM_UP_FRAMES else Gst.PadProbeReturn.OK
+
+    if mode == "fps":
+        element.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_warm_up)
+    else:
+        element.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_sink)
+        element.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_src)
     pipeline.set_state(Gst.State.PLAYING)
     message = pipeline.get_bus().timed_pop_filtered(
         600 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
     )
+    ended = time.perf_counter()
+    rendered = pipeline.get_by_name("sink").get_property("stats").get_value("rendered")
     pipeline.set_state(Gst.State.NULL)
     if message is None or message.type != Gst.MessageType.EOS:
         raise SystemExit(f"{case} workers={workers}: no EOS ({message})")
+    result: dict[str, Any] = {"frames": rendered}
+    if mode == "fps":
+        result["fps"] = frames / (ended - warm[-1])
+        return result
+    digest = hashlib.sha1()
     for text, pixels in outputs:
         meta = json.loads(text)
         for frame in meta["frame"]:
             frame.pop("timestamp", None)
         digest.update(json.dumps(meta, sort_keys=True).encode())
         digest.update(hashlib.sha1(pixels).digest())
-    timed = times[20:]  # after 20 warm-up frames
-    fps = (len(timed) - 1) / (timed[-1] - timed[0])
-    steady = latencies[20:]
-    return {
-        "fps": fps,
-        "latency_ms_median": statistics.median(steady) * 1000,
-        "latency_ms_max": max(steady) * 1000,
-        "digest": digest.hexdigest(),
-        "frames": len(latencies),
-    }
+    steady = latencies[WARM_UP_FRAMES:]
+    result.update(
+        latency_ms_median=statistics.median(steady) * 1000,
+        latency_ms_max=max(steady) * 1000,
+        digest=digest.hexdigest(),
+    )
+    return result
 
 
-def _child(case: str, workers: int, rounds: int, frames: int, library: str, live: int) -> dict:
+WARM_UP_FRAMES = 20
+
+
+def _child(case: str, workers: int, rounds: int, frames: int, library: str, mode: str) -> dict:
     return _run_json([sys.executable, __file__, "--child", case, str(workers), str(rounds),
-                      str(frames), library, str(live)])  # fmt: skip
+                      str(frames), library, mode])  # fmt: skip
 
 
 def _ceiling_child(case: str, rounds: int, frames: int, library: str) -> dict:
@@ -286,7 +304,7 @@ def check_calibration(case: str, rounds: int, library: str) -> tuple[int, float]
     element's hand-over in a frame with them."""
     target = CASES[case]["work_ms"]
     for _ in range(3):
-        frame_ms = 1000 / _child(case, 1, rounds, CALIBRATION_FRAMES, library, 0)["fps"]
+        frame_ms = 1000 / _child(case, 1, rounds, CALIBRATION_FRAMES, library, "fps")["fps"]
         if abs(frame_ms - target) <= 0.1 * target:
             break
         rounds = max(1, round(rounds * target / frame_ms))
@@ -303,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-scale", type=float, default=1.0)
     parser.add_argument("--output", default=str(HERE / "results_workers.json"))
     parser.add_argument(
-        "--child", nargs=6, metavar=("CASE", "WORKERS", "ROUNDS", "FRAMES", "LIB", "LIVE_FPS")
+        "--child", nargs=6, metavar=("CASE", "WORKERS", "ROUNDS", "FRAMES", "LIB", "MODE")
     )
     parser.add_argument("--ceiling", nargs=4, metavar=("CASE", "ROUNDS", "FRAMES", "LIB"))
     args = parser.parse_args(argv)
@@ -312,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_ceiling(case, int(rounds), int(frames), library)))
         return 0
     if args.child:
-        case, workers, rounds, frames, library, live = args.child
-        result = run_child(case, int(workers), int(rounds), int(frames), library, int(live))
+        case, workers, rounds, frames, library, mode = args.child
+        result = run_child(case, int(workers), int(rounds), int(frames), library, mode)
         print(json.dumps(result))
         return 0
 
@@ -333,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.reps):
             order = (1, 2) if rep % 2 == 0 else (2, 1)  # neither always runs first
             for workers in order:
-                runs[workers].append(_child(case, workers, rounds, frames, library, 0))
+                runs[workers].append(_child(case, workers, rounds, frames, library, "fps"))
             pair_ratios.append(runs[2][-1]["fps"] / runs[1][-1]["fps"])
             bare = _ceiling_child(case, rounds, frames, library)["fps"]
             ceilings.append(bare["2"] / bare["1"])
@@ -341,16 +359,20 @@ def main(argv: list[str] | None = None) -> int:
         # Latency with a live source that workers=1 keeps up with (60% of its rate): the time
         # a frame spends in the element, without the queueing of a source that runs ahead.
         live_fps = max(1, int(fps[1] * 0.6))
-        live = {w: _child(case, w, rounds, max(30, frames // 3), library, live_fps) for w in (1, 2)}
+        short = max(30, frames // 3)
+        live = {w: _child(case, w, rounds, short, library, f"live:{live_fps}") for w in (1, 2)}
         latency = {w: live[w]["latency_ms_median"] for w in live}
+        # Every frame's meta and pixels, from runs of their own (not live: a live source's
+        # timestamps differ from run to run).
+        checks = {w: _child(case, w, rounds, short, library, "check") for w in (1, 2)}
         # The machine's speed drifts over seconds (a shared VM): the ratio of two runs made
         # back to back is steadier than the ratio of medians taken minutes apart.
         ratio = statistics.median(pair_ratios)
         ratio_of_medians = fps[2] / fps[1]
         frame_time_ms = 1000 / fps[2]
         added = latency[2] - latency[1]
-        digests = {r["digest"] for w in runs for r in runs[w]}
-        identical = len(digests) == 1  # (a live source's timestamps differ from run to run)
+        identical = checks[1]["digest"] == checks[2]["digest"]
+        complete = all(r["frames"] == frames + WARM_UP_FRAMES for w in runs for r in runs[w])
         report["cases"][case] = {"rounds": rounds, "calibrated_frame_ms": frame_ms,
                                  "runs": runs, "fps": fps, "ratio": ratio,
                                  "pair_ratios": pair_ratios,
@@ -358,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "live_fps": live_fps, "live_runs": live,
                                  "latency_ms": latency, "added_latency_ms": added,
                                  "frame_time_ms_at_2": frame_time_ms,
-                                 "identical": identical,
+                                 "identical": identical, "check_runs": checks,
+                                 "complete": complete,
                                  "ceiling_runs": ceilings}  # fmt: skip
         each = {w: ", ".join(f"{r['fps']:.1f}" for r in runs[w]) for w in runs}
         print(
@@ -392,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             (ratio >= spec["target"], f"{case}: workers=2 at least {spec['target']}x workers=1"),
             (added <= frame_time_ms, f"{case}: latency added at N=2 at most one frame time"),
             (identical, f"{case}: metas and pixels identical to workers=1"),
+            (complete, f"{case}: every frame reached the sink in every run"),
         ]
         for ok, text in checks:
             failed |= not ok
