@@ -14,7 +14,7 @@ from empycustom.library.loader import module_name_for, required_function
 from empycustom.library.options import PropertyValueError, parse_json_object
 from empycustom.meta.inmeta import build_in_meta, wall_clock_timestamp
 from empycustom.meta.merge import add_events, merge_results
-from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
+from empycustom.meta.outmeta import OutMetaError, meta_json, parse_out_meta, to_json
 
 LAYOUT = FrameLayout(
     format="RGBA", width=64, height=48, strides=(256,), offsets=(0,), size=256 * 48
@@ -87,6 +87,15 @@ class TestToJson:
         # OutMetaError, so the element applies on-error to it like to other bad out_meta.
         with pytest.raises(OutMetaError, match="not JSON serializable"):
             to_json({"a": object()})
+        with pytest.raises(OutMetaError, match="not JSON serializable"):
+            meta_json({"a": object()})
+
+    def test_meta_json_is_utf8_bytes_where_orjson_encodes(self):
+        meta = {"a": "é", "b": [1.5, None]}
+        assert meta_json(meta) == to_json(meta).encode() == '{"a":"é","b":[1.5,null]}'.encode()
+        # What orjson refuses (an integer beyond 64 bits, a lone surrogate) json writes as str.
+        assert meta_json({"n": 2**70}) == to_json({"n": 2**70}) == '{"n":1180591620717411303424}'
+        assert meta_json({"s": "\ud800"}) == to_json({"s": "\ud800"}) == '{"s":"\\ud800"}'
 
 
 class TestMerge:

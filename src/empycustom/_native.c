@@ -462,13 +462,21 @@ static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssi
   if (expect_arguments("write_meta_json", nargs, 2) < 0) return NULL;
   GstBuffer *buffer = address_argument(args[0], "buffer");
   if (buffer == NULL) return NULL;
-  if (!PyUnicode_Check(args[1])) return PyErr_Format(PyExc_TypeError, "text must be a str");
+  int is_bytes = PyBytes_Check(args[1]);
+  if (!is_bytes && !PyUnicode_Check(args[1]))
+    return PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes");
   if (!gst_mini_object_is_writable(GST_MINI_OBJECT_CAST(buffer))) {
     PyErr_SetString(PyExc_ValueError, NOT_WRITABLE);
     return NULL;
   }
   Py_ssize_t size;
-  const char *utf8 = PyUnicode_AsUTF8AndSize(args[1], &size);
+  const char *utf8;
+  if (is_bytes) { /* valid UTF-8, as orjson writes it: not decoded into a str first */
+    utf8 = PyBytes_AS_STRING(args[1]);
+    size = PyBytes_GET_SIZE(args[1]);
+  } else {
+    utf8 = PyUnicode_AsUTF8AndSize(args[1], &size);
+  }
   PyObject *bytes = NULL;  /* only for text with lone surrogates: written as they are */
   if (utf8 == NULL) {
     if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
@@ -548,12 +556,15 @@ static GObject *text_signal_arguments(const char *function, PyObject *const *arg
   if (object == NULL) return NULL;
   unsigned long id = PyLong_AsUnsignedLong(args[1]);
   if (id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
-  if (!PyUnicode_Check(args[2])) {
-    PyErr_Format(PyExc_TypeError, "text must be a str");
+  if (PyBytes_Check(args[2])) { /* valid UTF-8 (orjson's), NUL-terminated as every bytes */
+    *text = PyBytes_AS_STRING(args[2]);
+  } else if (PyUnicode_Check(args[2])) {
+    *text = PyUnicode_AsUTF8(args[2]);
+    if (*text == NULL) return NULL;
+  } else {
+    PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes");
     return NULL;
   }
-  *text = PyUnicode_AsUTF8(args[2]);
-  if (*text == NULL) return NULL;
   GSignalQuery query;
   g_signal_query((guint)id, &query);
   if (query.signal_id == 0 || !g_type_is_a(G_OBJECT_TYPE(object), query.itype) ||
@@ -1488,7 +1499,8 @@ static PyMethodDef methods[] = {
      "and a None address leave it as it is. The ROIs' buffer must be writable."},
     {"write_meta_json", (PyCFunction)(void (*)(void))write_meta_json, METH_FASTCALL,
      "write_meta_json(buffer_address, text) -> None\n\n"
-     "Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not."},
+     "Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not. "
+     "text is a str, or bytes the caller knows are valid UTF-8 (orjson's output)."},
     {"has_handler", (PyCFunction)(void (*)(void))has_handler, METH_FASTCALL,
      "has_handler(object_address, signal_id) -> bool\n\n"
      "Whether the signal has handlers connected on the object (g_signal_has_handler_pending)."},
@@ -1498,7 +1510,8 @@ static PyMethodDef methods[] = {
      "(hash() of a GType is its value)."},
     {"emit_text", (PyCFunction)(void (*)(void))emit_text, METH_FASTCALL,
      "emit_text(object_address, signal_id, text) -> None\n\n"
-     "Emit a signal made by add_text_signal() by its id, lending text's UTF-8 to the handlers."},
+     "Emit a signal made by add_text_signal() by its id, lending text's UTF-8 to the handlers "
+     "(a str, or bytes the caller knows are valid UTF-8)."},
     {"emit_text_capturing", (PyCFunction)(void (*)(void))emit_text_capturing, METH_FASTCALL,
      "emit_text_capturing(object_address, signal_id, text) -> list[str] | None\n\n"
      "emit_text(), returning what capture_error() was given during the emission (the "

@@ -43,7 +43,7 @@ from empycustom.meta.editing import close_one_frame, open_one_frame
 from empycustom.meta.inmeta import in_meta_template
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import ANALYTICS, parse_labels, write_results
-from empycustom.meta.outmeta import OutMetaError, parse_out_meta, to_json
+from empycustom.meta.outmeta import OutMetaError, meta_json, parse_out_meta, to_json
 from empycustom.meta.reading import read_frame
 
 # GST_DEBUG=empycustom:6 or, as the reference's debugging section prints, GST_DEBUG=*python*:6.
@@ -125,7 +125,7 @@ class State:
     watcher: FileWatcher
     started: bool  # start() has returned without error
     frame_num: int = 0
-    last_meta: str | None = None
+    last_meta: bytes | str | None = None  # meta_json()'s: UTF-8 bytes, decoded when read
     warned_maps: bool = False  # once per library version
     warned_views: bool = False  # once per library version
     warned_handler: bool = False
@@ -342,7 +342,8 @@ class EmPyCustom(GstBase.BaseTransform):
             return settings.silent
         if name == "last-meta":
             state = self._state
-            return state.last_meta if state is not None else self._last_meta_after_stop
+            meta = state.last_meta if state is not None else self._last_meta_after_stop
+            return meta.decode() if type(meta) is bytes else meta
         if name == "on-error":
             return ON_ERROR.value(settings.on_error)
         if name == "reload":
@@ -357,7 +358,7 @@ class EmPyCustom(GstBase.BaseTransform):
             return getattr(settings, RUN_SETTINGS[name])
         raise AttributeError(f"unknown property {name}")
 
-    _last_meta_after_stop: str | None = None
+    _last_meta_after_stop: bytes | str | None = None
 
     def do_set_property(self, prop: GObject.ParamSpec, value: Any) -> None:
         name = prop.name
@@ -720,7 +721,7 @@ class EmPyCustom(GstBase.BaseTransform):
                         merge_results(in_meta, results, carried)
                 if events:
                     add_events(in_meta, events)
-                text = to_json(in_meta, function_name)
+                text = meta_json(in_meta, function_name)
             # Any exception, BaseException too (KeyboardInterrupt, GeneratorExit, SystemExit, a
             # library's own): escaping the vfunc, it would count as GST_FLOW_OK.
             except BaseException as error:
@@ -763,7 +764,9 @@ class EmPyCustom(GstBase.BaseTransform):
         # EmPyCustom's own: a subclass may override do_transform_ip with the vfunc's signature.
         return EmPyCustom.do_transform_ip(self, inbuf, outbuf)
 
-    def _emit_new_meta(self, state: State | None, settings: Settings, text: str) -> None:
+    def _emit_new_meta(
+        self, state: State | None, settings: Settings, text: bytes | str
+    ) -> None:
         if not settings.silent:
             failures = emit_text_reporting_errors(self._address, NEW_META_SIGNAL, text)
             if failures and state is not None:

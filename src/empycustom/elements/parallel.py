@@ -36,7 +36,7 @@ from empycustom.meta.chain import results_to_write
 from empycustom.meta.editing import apply_edits, close_frame, open_frame
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import write_results
-from empycustom.meta.outmeta import parse_out_meta, to_json
+from empycustom.meta.outmeta import meta_json, parse_out_meta
 from empycustom.meta.reading import read_frame
 
 FLOW_OK = Gst.FlowReturn.OK
@@ -307,7 +307,7 @@ class Parallel:
                 results = parse_out_meta(outcome.out_meta, name, job.in_meta)
                 merge_results(job.in_meta, results)
                 add_events(job.in_meta, job.events)
-                text = to_json(job.in_meta, name)
+                text = meta_json(job.in_meta, name)
             except BaseException as error:  # noqa: BLE001 - follows on-error, as without workers
                 debug = traceback.format_exc()
                 return self._failed(job, f"custom-lib '{settings.custom_lib}': {error}", debug)

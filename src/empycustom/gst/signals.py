@@ -38,7 +38,9 @@ def add_text_signal(cls: type[GObject.Object], name: str) -> int:
     return _native.add_text_signal(hash(cls.__gtype__), name)  # hash() of a GType: its value
 
 
-def emit_text_reporting_errors(address: int, signal_id: int, text: str) -> list[str] | None:
+def emit_text_reporting_errors(
+    address: int, signal_id: int, text: str | bytes
+) -> list[str] | None:
     """Emit the text signal `signal_id` (from add_text_signal) of the GObject at `address`.
 
     Returns the tracebacks of the handlers that raised, or None when none did (or none is
