@@ -299,11 +299,14 @@ def test_large_output_planes_are_streamed_and_exact(monkeypatch, format, width, 
 
 def test_stream_copy_handles_any_alignment_overlap_and_refuses_other_sizes():
     rng = np.random.default_rng(3)
-    source = rng.integers(0, 256, 4 * 1024 * 1024 + 7, np.uint8)
-    for offset in (0, 1, 9, 15):
-        target = np.zeros(source.size + 32, np.uint8)
-        _native.stream_copy(target[offset : offset + source.size - 5], source[5:])
-        assert np.array_equal(target[offset : offset + source.size - 5], source[5:])
+    # Streamed (from 1 MiB) and copied by memcpy (below: a frame that fits a core's cache).
+    for size in (4 * 1024 * 1024 + 7, 1024 * 1024 + 5, 1024 * 1024 - 1, 320 * 240 * 4, 40):
+        source = rng.integers(0, 256, size, np.uint8)
+        for offset in (0, 1, 9, 15):
+            target = np.zeros(source.size + 32, np.uint8)
+            _native.stream_copy(target[offset : offset + source.size - 5], source[5:])
+            assert np.array_equal(target[offset : offset + source.size - 5], source[5:])
+            assert not target[: offset].any() and not target[offset + source.size - 5 :].any()
     overlapping = np.arange(100, dtype=np.uint8)
     _native.stream_copy(overlapping[10:60], overlapping[0:50])
     assert np.array_equal(overlapping[10:60], np.arange(50, dtype=np.uint8))
