@@ -3,7 +3,7 @@
 With the defaults the element is a plain BaseTransform (transform_ip/transform). Otherwise,
 while it runs, its sink pad's chain function is this module's: each buffer is accepted on the
 streaming thread (in_meta built, events and the settings snapshot taken, in stream order),
-handed to the `OrderedWorkers` engine and pushed from its output thread in input order, where
+handed to the `OrderedWorkers` engine and pushed from its threads in input order, where
 the merged meta, `last-meta` and `new-meta` are done as without workers. Serialized events wait
 for the frames ahead of them (`sink_event`); a flush discards the frames in flight.
 """
@@ -286,7 +286,7 @@ class Parallel:
                 )
                 report_warning(element, self.category, text, failure.debug)
 
-    # Output thread
+    # Delivery (the worker thread that finished the frame, or the engine's output thread)
 
     def _deliver(self, item: Any) -> bool:
         job: FrameJob = item.payload

@@ -4,7 +4,10 @@ and `batch-size`.
 Plain Python, no GStreamer. The streaming thread `submit()`s items in stream order; items are
 grouped into batches (of one when batch_size is 1) and run by N worker threads, each through
 its own `Worker` (a thread runs the library itself; a process worker hands the batch to its
-process). One output thread hands finished items to `deliver` strictly in submission order.
+process). Finished items are handed to `deliver` strictly in submission order, one at a time:
+by the worker thread that finished the item at the head (one thread hand-over less per frame),
+or by the output thread, which delivers skipped items and timed-out batches and watches the
+batches' ages.
 
 - Backpressure: at most `max_in_flight` items are held; `submit()` blocks until one leaves.
 - Items submitted with `work=False` (frames skipped by process-interval) need no worker but
@@ -301,36 +304,55 @@ class OrderedWorkers:
                         for item, outcome in zip(batch.items, outcomes, strict=True):
                             item.outcome = outcome
                             item.done = True
-                        self._out.notify()
+                        # This thread delivers what is now ready at the head (one thread
+                        # hand-over less per frame than waking the output thread for it).
+                        self._deliver_ready()
         finally:
             worker.close()
 
     # Output thread
 
     def _output_loop(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    if self._stopping:
-                        return
-                    self._watch()
-                    if self._items and self._items[0].done and not self._flushing:
-                        break
+        """Delivers what no worker thread does (skipped frames, timed-out batches, items that
+        became ready while another thread was delivering) and watches the batches' ages."""
+        with self._cond:
+            while not self._stopping:
+                self._watch()
+                self._deliver_ready()
+                if not self._stopping:
                     self._out.wait(self._wait_s())
-                item = self._items.popleft()
-                self._delivering = True
-                generation = self._generation
+
+    # Delivery, from the output thread or a worker thread, one at a time
+
+    def _ready(self) -> bool:
+        return (
+            not self._delivering
+            and not self._flushing
+            and not self._stopping
+            and bool(self._items)
+            and self._items[0].done
+        )
+
+    def _deliver_ready(self) -> None:
+        """With the lock held: deliver the done items at the head, in order, unless another
+        thread is delivering (it takes them then). The lock is let go during deliver()."""
+        while self._ready():
+            item = self._items.popleft()
+            self._delivering = True
+            generation = self._generation
+            self._cond.release()
             try:
                 carry_on = generation != item.generation or self._deliver(item)
-            except BaseException:  # deliver() must not end the output thread
+            except BaseException:  # deliver() must not end the delivering thread
                 traceback.print_exc()
                 carry_on = False
-            with self._cond:
-                self._delivering = False
-                if not carry_on:
-                    self._failed = True
-                    self._discard()
-                self._cond.notify_all()  # room for one more item; a drain may be over
+            finally:
+                self._cond.acquire()
+            self._delivering = False
+            if not carry_on:
+                self._failed = True
+                self._discard()
+            self._cond.notify_all()  # room for one more item; a drain may be over
 
     def _wait_s(self) -> float | None:
         if self.timeout_s is None and self.batch_timeout_s is None:
