@@ -2,7 +2,7 @@
 
 Cases (issue 16), each run in a fresh child process, repetitions interleaved:
 - `thread`: 1920x1080 RGBA in place, a library doing about 10 ms of single-threaded numpy
-  work per frame (np.sin on a float64 block of the frame, about 25 calls of 0.4 ms each, each
+  work per frame (np.sin on a float64 block of the frame, about 50 calls of 0.2 ms each, each
   releasing the GIL: compute-bound, so that it measures the element, not the machine's memory
   bandwidth or numpy's per-call overhead), workers=1 against workers=2 worker-kind=thread;
 - `process`: 320x240 RGBA in place, a pure-Python library of about 5 ms per frame (a loop over
@@ -50,7 +50,7 @@ _local = threading.local()
 def process_ip(buffer, in_meta, options, events):
     with empycustom.frame(buffer, in_meta, writable=True) as view:
         # Compute-bound numpy work on a part of the frame (a 64 K-element float64 block, about
-        # 0.4 ms per call): numpy releases the GIL for each call, as OpenCV would. Source and
+        # 0.2 ms per call): numpy releases the GIL for each call, as OpenCV would. Source and
         # result (1 MB) fit in a core's own 2 MB L2 cache: the work measures the element, not
         # how two cores share the L3 cache and memory. (float32 calls of 40 us had two threads
         # handing the GIL over 250 times a frame each: 1.7x without GStreamer.)
