@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+WARM_UP_FRAMES = 20  # frames each run lets pass before it measures
+CALIBRATION_FRAMES = 60  # frames of the workers=1 run that checks the calibration
 
 NUMPY_LIBRARY = """
 import threading
@@ -184,8 +186,6 @@ def run_child(case: str, workers: int, rounds: int, frames: int, library: str, m
     return result
 
 
-WARM_UP_FRAMES = 20
-
 
 def _child(case: str, workers: int, rounds: int, frames: int, library: str, mode: str) -> dict:
     return _run_json([sys.executable, __file__, "--child", case, str(workers), str(rounds),
@@ -299,9 +299,9 @@ def calibrate(case: str, library_path: str) -> int:
 def check_calibration(case: str, rounds: int, library: str) -> tuple[int, float]:
     """(rounds, ms per frame): `rounds` corrected until frames take the case's work_ms at
     workers=1 in the pipeline (within 10%, at most 3 corrections). The bare-call calibration
-    is made in seconds; if the machine was slower or faster then, the frames would be shorter
-    or longer than the case says (3 ms instead of 5 had been seen), and the share of the
-    element's hand-over in a frame with them."""
+    takes a few seconds; a machine slower or faster then than later gives frames shorter or
+    longer than the case says (3 ms instead of 5 had been seen), and with them a larger or
+    smaller share of the element's hand-over in each frame."""
     target = CASES[case]["work_ms"]
     for _ in range(3):
         frame_ms = 1000 / _child(case, 1, rounds, CALIBRATION_FRAMES, library, "fps")["fps"]
@@ -310,8 +310,6 @@ def check_calibration(case: str, rounds: int, library: str) -> tuple[int, float]
         rounds = max(1, round(rounds * target / frame_ms))
     return rounds, frame_ms
 
-
-CALIBRATION_FRAMES = 60
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,13 @@ from empycustom.meta.editing import close_one_frame, open_one_frame
 from empycustom.meta.inmeta import in_meta_template
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import ANALYTICS, parse_labels, write_results
-from empycustom.meta.outmeta import OutMetaError, meta_json, parse_out_meta, to_json
+from empycustom.meta.outmeta import (
+    OutMetaError,
+    meta_json,
+    meta_text,
+    parse_out_meta,
+    to_json,
+)
 from empycustom.meta.reading import read_frame
 
 # GST_DEBUG=empycustom:6 or, as the reference's debugging section prints, GST_DEBUG=*python*:6.
@@ -342,8 +348,7 @@ class EmPyCustom(GstBase.BaseTransform):
             return settings.silent
         if name == "last-meta":
             state = self._state
-            meta = state.last_meta if state is not None else self._last_meta_after_stop
-            return meta.decode() if type(meta) is bytes else meta
+            return meta_text(state.last_meta if state is not None else self._last_meta_after_stop)
         if name == "on-error":
             return ON_ERROR.value(settings.on_error)
         if name == "reload":

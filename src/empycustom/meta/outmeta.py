@@ -203,8 +203,7 @@ def to_json(meta: Any, function_name: str | None = None) -> str:
     `OutMetaError` for what JSON cannot hold: other objects, non-string keys such as tuples,
     circular or too deeply nested containers; its message names `function_name()` when given.
     """
-    text = meta_json(meta, function_name)
-    return text.decode() if type(text) is bytes else text
+    return meta_text(meta_json(meta, function_name))
 
 
 def meta_json(meta: Any, function_name: str | None = None) -> bytes | str:
@@ -216,6 +215,11 @@ def meta_json(meta: Any, function_name: str | None = None) -> bytes | str:
         return orjson.dumps(meta, default=_json_default, option=_ORJSON_OPTIONS)
     except TypeError:
         return _stdlib_json(meta, function_name)
+
+
+def meta_text(text: bytes | str | None) -> str | None:
+    """What `meta_json` returned (or None), as a str."""
+    return text.decode() if type(text) is bytes else text
 
 
 def from_json(text: str) -> Any:
