@@ -633,6 +633,14 @@ class EmPyCustom(GstBase.BaseTransform):
         # An input laid out by a video meta may be smaller or larger than the caps' frame.
         return True, self._layout.size if self._layout is not None else size
 
+    def do_decide_allocation(self, query: Gst.Query) -> bool:
+        # Not in place (the only case this is called in), when downstream offers no pool,
+        # GstBaseTransform allocates every output frame anew: fresh pages to fault in at
+        # each frame, 60 us at 1080p. An entry without a pool makes it pool its own buffers.
+        if query.get_n_allocation_pools() == 0 and self._layout is not None:
+            query.add_allocation_pool(None, self._layout.size, 0, 0)
+        return GstBase.BaseTransform.do_decide_allocation(self, query)
+
     # Streaming
 
     def _begin_buffer(self) -> State | Gst.FlowReturn:
