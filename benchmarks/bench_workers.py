@@ -186,7 +186,6 @@ def run_child(case: str, workers: int, rounds: int, frames: int, library: str, m
     return result
 
 
-
 def _child(case: str, workers: int, rounds: int, frames: int, library: str, mode: str) -> dict:
     return _run_json([sys.executable, __file__, "--child", case, str(workers), str(rounds),
                       str(frames), library, mode])  # fmt: skip
@@ -309,7 +308,6 @@ def check_calibration(case: str, rounds: int, library: str) -> tuple[int, float]
             break
         rounds = max(1, round(rounds * target / frame_ms))
     return rounds, frame_ms
-
 
 
 def main(argv: list[str] | None = None) -> int:
