@@ -507,6 +507,18 @@ static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssi
   Py_RETURN_NONE;
 }
 
+/* refill(array, data): the bytearray's content replaced by the bytes', in place. Slice
+ * assignment (array[:] = data) first copies bytes into a new, temporary bytearray. */
+static PyObject *refill(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  if (expect_arguments("refill", nargs, 2) < 0) return NULL;
+  if (!PyByteArray_Check(args[0]) || !PyBytes_Check(args[1]))
+    return PyErr_Format(PyExc_TypeError, "refill() needs a bytearray and bytes");
+  Py_ssize_t size = PyBytes_GET_SIZE(args[1]);
+  if (PyByteArray_Resize(args[0], size) < 0) return NULL;
+  memcpy(PyByteArray_AS_STRING(args[0]), PyBytes_AS_STRING(args[1]), size);
+  Py_RETURN_NONE;
+}
+
 static PyObject *read_meta_json(PyObject *module, PyObject *address) {
   GstBuffer *buffer = address_argument(address, "buffer");
   if (buffer == NULL) return NULL;
@@ -1510,6 +1522,9 @@ static PyMethodDef methods[] = {
      "write_meta_json(buffer_address, text) -> None\n\n"
      "Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not. "
      "text is a str, or bytes the caller knows are valid UTF-8 (orjson's output)."},
+    {"refill", (PyCFunction)(void (*)(void))refill, METH_FASTCALL,
+     "refill(array, data) -> None\n\n"
+     "Replace the bytearray's content by the bytes', in place (resized as needed)."},
     {"has_handler", (PyCFunction)(void (*)(void))has_handler, METH_FASTCALL,
      "has_handler(object_address, signal_id) -> bool\n\n"
      "Whether the signal has handlers connected on the object (g_signal_has_handler_pending)."},

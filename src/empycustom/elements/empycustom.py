@@ -44,7 +44,9 @@ from empycustom.meta.inmeta import in_meta_template
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import ANALYTICS, parse_labels, write_results
 from empycustom.meta.outmeta import (
+    LARGE_TEXT,
     OutMetaError,
+    keep_text,
     meta_json,
     meta_text,
     parse_out_meta,
@@ -131,7 +133,7 @@ class State:
     watcher: FileWatcher
     started: bool  # start() has returned without error
     frame_num: int = 0
-    last_meta: bytes | str | None = None  # meta_json()'s: UTF-8 bytes, decoded when read
+    last_meta: bytes | bytearray | str | None = None  # keep_text()'s: UTF-8, decoded when read
     warned_maps: bool = False  # once per library version
     warned_views: bool = False  # once per library version
     warned_handler: bool = False
@@ -363,7 +365,7 @@ class EmPyCustom(GstBase.BaseTransform):
             return getattr(settings, RUN_SETTINGS[name])
         raise AttributeError(f"unknown property {name}")
 
-    _last_meta_after_stop: bytes | str | None = None
+    _last_meta_after_stop: bytes | bytearray | str | None = None
 
     def do_set_property(self, prop: GObject.ParamSpec, value: Any) -> None:
         name = prop.name
@@ -753,7 +755,8 @@ class EmPyCustom(GstBase.BaseTransform):
                         state, "warned_views", kept_views_text(function_name, state.library.path)
                     )
 
-            state.last_meta = text
+            # keep_text() inlined for the small texts it keeps as they are
+            state.last_meta = text if len(text) < LARGE_TEXT else keep_text(state.last_meta, text)
             _native.write_meta_json(hash(downstream), text)  # custom_meta.write_meta_json()
             if rois:
                 if carried:

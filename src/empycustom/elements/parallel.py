@@ -36,7 +36,7 @@ from empycustom.meta.chain import results_to_write
 from empycustom.meta.editing import apply_edits, close_frame, open_frame
 from empycustom.meta.merge import add_events, merge_results
 from empycustom.meta.objects import write_results
-from empycustom.meta.outmeta import meta_json, parse_out_meta
+from empycustom.meta.outmeta import keep_text, meta_json, parse_out_meta
 from empycustom.meta.reading import read_frame
 
 FLOW_OK = Gst.FlowReturn.OK
@@ -315,7 +315,7 @@ class Parallel:
                 copy_frame(job.inbuf, job.outbuf, job.layout)
             state = element._state
             if state is not None:
-                state.last_meta = text
+                state.last_meta = keep_text(state.last_meta, text)
             custom_meta.write_meta_json(downstream, text)
             write_results(job.rois, results_to_write(job.objects))
             analytics.write_results(downstream, job.objects, results)
