@@ -303,6 +303,8 @@ def test_custom_meta_round_trip_absent_and_not_writable() -> None:
     assert custom_meta.read_meta(buffer) == {"a": "ü"}
     custom_meta.write_meta_json(buffer, '{"a": "ö"}'.encode())  # UTF-8 bytes, as orjson's
     assert custom_meta.read_meta_json(buffer) == '{"a": "ö"}'
+    custom_meta.write_meta_json(buffer, bytearray('{"a": "ä"}'.encode()))  # as last-meta keeps
+    assert custom_meta.read_meta_json(buffer) == '{"a": "ä"}'
     with pytest.raises(TypeError, match="str or UTF-8 bytes"):
         custom_meta.write_meta_json(buffer, 42)
     shared = Gst.Sample.new(buffer, None, None, None).get_buffer()  # a second reference

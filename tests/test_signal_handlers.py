@@ -58,6 +58,25 @@ def test_utf8_bytes_reach_handlers_as_text():
     assert heard == ['{"é":1}']
 
 
+def test_a_lent_bytearray_reaches_handlers_and_cannot_be_resized_by_them():
+    # What the element emits for a large merged JSON: last-meta's kept bytearray.
+    emitter = Emitter()
+    kept = bytearray(b'{"pad": "' + b"x" * 200_000 + b'"}')
+    heard: list[str] = []
+
+    def refills(_o: GObject.Object, text: str) -> None:
+        heard.append(text)
+        _native.refill(kept, b"{}")  # would move the memory the other handlers are lent
+
+    emitter.connect("ping", refills)
+    emitter.connect("ping", lambda _o, text: heard.append(text))
+    failures = emit_text_reporting_errors(gobject_pointer(emitter), PING, kept) or []
+    assert len(failures) == 1 and "BufferError" in failures[0]
+    assert heard == [kept.decode()] * 2
+    _native.refill(kept, b"{}")  # resizable again once the emission returned
+    assert kept == b"{}"
+
+
 def test_emit_text_refuses_other_signals_and_values():
     emitter = Emitter()
     address = gobject_pointer(emitter)

@@ -462,9 +462,9 @@ static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssi
   if (expect_arguments("write_meta_json", nargs, 2) < 0) return NULL;
   GstBuffer *buffer = address_argument(args[0], "buffer");
   if (buffer == NULL) return NULL;
-  int is_bytes = PyBytes_Check(args[1]);
-  if (!is_bytes && !PyUnicode_Check(args[1]))
-    return PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes");
+  int is_bytes = PyBytes_Check(args[1]), is_array = PyByteArray_Check(args[1]);
+  if (!is_bytes && !is_array && !PyUnicode_Check(args[1]))
+    return PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes or bytearray");
   if (!gst_mini_object_is_writable(GST_MINI_OBJECT_CAST(buffer))) {
     PyErr_SetString(PyExc_ValueError, NOT_WRITABLE);
     return NULL;
@@ -474,6 +474,9 @@ static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssi
   if (is_bytes) { /* valid UTF-8, as orjson writes it: not decoded into a str first */
     utf8 = PyBytes_AS_STRING(args[1]);
     size = PyBytes_GET_SIZE(args[1]);
+  } else if (is_array) { /* the same, kept by outmeta.keep_text() */
+    utf8 = PyByteArray_AS_STRING(args[1]);
+    size = PyByteArray_GET_SIZE(args[1]);
   } else {
     utf8 = PyUnicode_AsUTF8AndSize(args[1], &size);
   }
@@ -570,11 +573,13 @@ static GObject *text_signal_arguments(const char *function, PyObject *const *arg
   if (id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
   if (PyBytes_Check(args[2])) { /* valid UTF-8 (orjson's), NUL-terminated as every bytes */
     *text = PyBytes_AS_STRING(args[2]);
+  } else if (PyByteArray_Check(args[2])) { /* the same, kept by outmeta.keep_text() */
+    *text = PyByteArray_AS_STRING(args[2]);
   } else if (PyUnicode_Check(args[2])) {
     *text = PyUnicode_AsUTF8(args[2]);
     if (*text == NULL) return NULL;
   } else {
-    PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes");
+    PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes or bytearray");
     return NULL;
   }
   GSignalQuery query;
@@ -590,14 +595,24 @@ static GObject *text_signal_arguments(const char *function, PyObject *const *arg
   return object;
 }
 
+/* Keeps the text lent to an emission's handlers alive and, for a bytearray, where it is (a
+ * buffer export: resizing it raises BufferError) until the emission returns. Ended by
+ * PyBuffer_Release(). */
+static int lend_text(PyObject *text, Py_buffer *loan) {
+  if (PyByteArray_Check(text)) return PyObject_GetBuffer(text, loan, PyBUF_SIMPLE);
+  loan->obj = Py_NewRef(text);
+  return 0;
+}
+
 static PyObject *emit_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   guint signal_id;
   const char *text;
   GObject *object = text_signal_arguments("emit_text", args, nargs, &signal_id, &text);
   if (object == NULL) return NULL;
-  Py_INCREF(args[2]); /* a handler cannot free the text it is lent */
+  Py_buffer loan;
+  if (lend_text(args[2], &loan) < 0) return NULL;
   g_signal_emit(object, signal_id, 0, text);
-  Py_DECREF(args[2]);
+  PyBuffer_Release(&loan);
   if (PyErr_Occurred()) return NULL;
   Py_RETURN_NONE;
 }
@@ -617,15 +632,16 @@ static PyObject *emit_text_capturing(PyObject *module, PyObject *const *args, Py
   GObject *object =
       text_signal_arguments("emit_text_capturing", args, nargs, &signal_id, &text);
   if (object == NULL) return NULL;
+  Py_buffer loan;
+  if (lend_text(args[2], &loan) < 0) return NULL;
   /* Without a handler g_signal_emit() returns at once (its own check costs less than
    * g_signal_has_handler_pending()). */
   int outer_capturing = capturing; /* a handler may emit in its turn */
   PyObject *outer_captured = captured;
   capturing = 1;
   captured = NULL;
-  Py_INCREF(args[2]);
   g_signal_emit(object, signal_id, 0, text);
-  Py_DECREF(args[2]);
+  PyBuffer_Release(&loan);
   PyObject *errors = captured;
   capturing = outer_capturing;
   captured = outer_captured;
@@ -1521,7 +1537,8 @@ static PyMethodDef methods[] = {
     {"write_meta_json", (PyCFunction)(void (*)(void))write_meta_json, METH_FASTCALL,
      "write_meta_json(buffer_address, text) -> None\n\n"
      "Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not. "
-     "text is a str, or bytes the caller knows are valid UTF-8 (orjson's output)."},
+     "text is a str, or bytes or a bytearray the caller knows are valid UTF-8 (orjson's "
+     "output)."},
     {"refill", (PyCFunction)(void (*)(void))refill, METH_FASTCALL,
      "refill(array, data) -> None\n\n"
      "Replace the bytearray's content by the bytes', in place (resized as needed)."},
@@ -1535,7 +1552,8 @@ static PyMethodDef methods[] = {
     {"emit_text", (PyCFunction)(void (*)(void))emit_text, METH_FASTCALL,
      "emit_text(object_address, signal_id, text) -> None\n\n"
      "Emit a signal made by add_text_signal() by its id, lending text's UTF-8 to the handlers "
-     "(a str, or bytes the caller knows are valid UTF-8)."},
+     "(a str, or bytes or a bytearray the caller knows are valid UTF-8; a bytearray cannot be "
+     "resized while they hold it)."},
     {"emit_text_capturing", (PyCFunction)(void (*)(void))emit_text_capturing, METH_FASTCALL,
      "emit_text_capturing(object_address, signal_id, text) -> list[str] | None\n\n"
      "emit_text(), returning what capture_error() was given during the emission (the "

@@ -755,8 +755,10 @@ class EmPyCustom(GstBase.BaseTransform):
                         state, "warned_views", kept_views_text(function_name, state.library.path)
                     )
 
-            # keep_text() inlined for the small texts it keeps as they are
-            state.last_meta = text if len(text) < LARGE_TEXT else keep_text(state.last_meta, text)
+            if len(text) < LARGE_TEXT:  # keep_text() inlined for the texts it keeps as they are
+                state.last_meta = text
+            else:  # what follows writes the kept bytearray's copy: orjson's bytes are freed here
+                text = state.last_meta = keep_text(state.last_meta, text)
             _native.write_meta_json(hash(downstream), text)  # custom_meta.write_meta_json()
             if rois:
                 if carried:
@@ -781,7 +783,7 @@ class EmPyCustom(GstBase.BaseTransform):
         return EmPyCustom.do_transform_ip(self, inbuf, outbuf)
 
     def _emit_new_meta(
-        self, state: State | None, settings: Settings, text: bytes | str
+        self, state: State | None, settings: Settings, text: bytes | bytearray | str
     ) -> None:
         if not settings.silent:
             failures = emit_text_reporting_errors(self._address, NEW_META_SIGNAL, text)

@@ -39,7 +39,7 @@ def add_text_signal(cls: type[GObject.Object], name: str) -> int:
 
 
 def emit_text_reporting_errors(
-    address: int, signal_id: int, text: str | bytes
+    address: int, signal_id: int, text: str | bytes | bytearray
 ) -> list[str] | None:
     """Emit the text signal `signal_id` (from add_text_signal) of the GObject at `address`.
 

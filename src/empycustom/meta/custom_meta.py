@@ -21,9 +21,10 @@ def ensure_registered() -> None:
         Gst.Meta.register_custom(META_NAME, [], None, None)
 
 
-def write_meta_json(buffer: Gst.Buffer, text: str | bytes) -> None:
+def write_meta_json(buffer: Gst.Buffer, text: str | bytes | bytearray) -> None:
     """Attach (or replace) the merged JSON on a writable buffer; ValueError if it is not.
-    `text` is a str, or bytes known to be valid UTF-8 (outmeta.meta_json's)."""
+    `text` is a str, or bytes or a bytearray known to be valid UTF-8 (outmeta.meta_json's,
+    outmeta.keep_text's)."""
     _native.write_meta_json(hash(buffer), text)
 
 
