@@ -458,28 +458,35 @@ static PyObject *meta_json_of(GstBuffer *buffer) {
   return text_or_none(gst_structure_get_string(gst_custom_meta_get_structure(meta), JSON_FIELD));
 }
 
+#define TEXT_TYPES "text must be a str or UTF-8 bytes or bytearray"
+
+/* The UTF-8 of bytes or a bytearray the caller knows is valid (orjson's output, or its copy
+ * kept by outmeta.keep_text()): not decoded into a str first. NUL-terminated, as both always
+ * are. NULL for any other object. */
+static const char *known_utf8(PyObject *text, Py_ssize_t *size) {
+  if (PyBytes_Check(text)) {
+    *size = PyBytes_GET_SIZE(text);
+    return PyBytes_AS_STRING(text);
+  }
+  if (PyByteArray_Check(text)) {
+    *size = PyByteArray_GET_SIZE(text);
+    return PyByteArray_AS_STRING(text);
+  }
+  return NULL;
+}
+
 static PyObject *write_meta_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   if (expect_arguments("write_meta_json", nargs, 2) < 0) return NULL;
   GstBuffer *buffer = address_argument(args[0], "buffer");
   if (buffer == NULL) return NULL;
-  int is_bytes = PyBytes_Check(args[1]), is_array = PyByteArray_Check(args[1]);
-  if (!is_bytes && !is_array && !PyUnicode_Check(args[1]))
-    return PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes or bytearray");
+  Py_ssize_t size;
+  const char *utf8 = known_utf8(args[1], &size);
+  if (utf8 == NULL && !PyUnicode_Check(args[1])) return PyErr_Format(PyExc_TypeError, TEXT_TYPES);
   if (!gst_mini_object_is_writable(GST_MINI_OBJECT_CAST(buffer))) {
     PyErr_SetString(PyExc_ValueError, NOT_WRITABLE);
     return NULL;
   }
-  Py_ssize_t size;
-  const char *utf8;
-  if (is_bytes) { /* valid UTF-8, as orjson writes it: not decoded into a str first */
-    utf8 = PyBytes_AS_STRING(args[1]);
-    size = PyBytes_GET_SIZE(args[1]);
-  } else if (is_array) { /* the same, kept by outmeta.keep_text() */
-    utf8 = PyByteArray_AS_STRING(args[1]);
-    size = PyByteArray_GET_SIZE(args[1]);
-  } else {
-    utf8 = PyUnicode_AsUTF8AndSize(args[1], &size);
-  }
+  if (utf8 == NULL) utf8 = PyUnicode_AsUTF8AndSize(args[1], &size);
   PyObject *bytes = NULL;  /* only for text with lone surrogates: written as they are */
   if (utf8 == NULL) {
     if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
@@ -571,17 +578,13 @@ static GObject *text_signal_arguments(const char *function, PyObject *const *arg
   if (object == NULL) return NULL;
   unsigned long id = PyLong_AsUnsignedLong(args[1]);
   if (id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
-  if (PyBytes_Check(args[2])) { /* valid UTF-8 (orjson's), NUL-terminated as every bytes */
-    *text = PyBytes_AS_STRING(args[2]);
-  } else if (PyByteArray_Check(args[2])) { /* the same, kept by outmeta.keep_text() */
-    *text = PyByteArray_AS_STRING(args[2]);
-  } else if (PyUnicode_Check(args[2])) {
-    *text = PyUnicode_AsUTF8(args[2]);
-    if (*text == NULL) return NULL;
-  } else {
-    PyErr_Format(PyExc_TypeError, "text must be a str or UTF-8 bytes or bytearray");
+  Py_ssize_t size;
+  *text = known_utf8(args[2], &size);
+  if (*text == NULL && !PyUnicode_Check(args[2])) {
+    PyErr_SetString(PyExc_TypeError, TEXT_TYPES);
     return NULL;
   }
+  if (*text == NULL && (*text = PyUnicode_AsUTF8(args[2])) == NULL) return NULL;
   GSignalQuery query;
   g_signal_query((guint)id, &query);
   if (query.signal_id == 0 || !g_type_is_a(G_OBJECT_TYPE(object), query.itype) ||

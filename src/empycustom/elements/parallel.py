@@ -314,8 +314,8 @@ class Parallel:
             if outcome.passed_input:
                 copy_frame(job.inbuf, job.outbuf, job.layout)
             state = element._state
-            if state is not None:
-                state.last_meta = keep_text(state.last_meta, text)
+            if state is not None:  # large texts are written from the kept copy, as in place
+                text = state.last_meta = keep_text(state.last_meta, text)
             custom_meta.write_meta_json(downstream, text)
             write_results(job.rois, results_to_write(job.objects))
             analytics.write_results(downstream, job.objects, results)

@@ -235,8 +235,8 @@ def keep_text(
     buffer's text is then not alive while the next one is written. Kept, it was freed amid the
     next buffer's texts (buffer meta, signal), and glibc then gave the top of the heap back to
     the kernel, to fault it in again at the next buffer: at 1000 objects (237 kB of JSON),
-    about 50 page faults and 60 us a buffer, in most processes. Smaller texts are kept as they
-    are (copying them would cost more than it saves).
+    about 50 page faults and 30-75 us of system time a buffer, in most processes. Smaller
+    texts are kept as they are (copying them would cost more than it saves).
     """
     if type(text) is not bytes or len(text) < LARGE_TEXT:
         return text
