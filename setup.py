@@ -35,7 +35,9 @@ def native_extension() -> Extension:
     flags = gstreamer_flags()
     return Extension(
         "empycustom._native",
-        sources=["src/empycustom/_native.c", "src/empycustom/_native_json.c"],
+        sources=["src/empycustom/_native.c", "src/empycustom/_native_json.c",
+                 "src/empycustom/_native_frames.c"],
+        depends=["src/empycustom/_native.h"],
         include_dirs=[flag[2:] for flag in flags if flag.startswith("-I")],
         library_dirs=[flag[2:] for flag in flags if flag.startswith("-L")],
         libraries=[flag[2:] for flag in flags if flag.startswith("-l")],

@@ -37,6 +37,7 @@ from bench_cases import (
     MODELPIPE_VERSION,
     OUT_META_KINDS,
     ROI_COUNTS,
+    SMALL,
     Case,
     Measurement,
     frame_floors_us,
@@ -307,10 +308,11 @@ class Target:
     name: str
     limit: float
     unit: str  # "x" for ratios, "us" for times
+    informational: str = ""  # why this run does not judge it (status INFO)
 
 
 def check_targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """PASS/FAIL (or N/A, with the reason) for each target of issue 15 (and issue 6's 1080p)."""
+    """PASS/FAIL (N/A or INFO, with why) for each target of issue 15 (and issue 6's 1080p)."""
     cases, derived, not_run = summary["cases"], summary["derived"], summary["not_run"]
     checks: list[tuple[Target, float | None, str]] = []
 
@@ -326,9 +328,15 @@ def check_targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         if case["careful"] is None:
             continue
         limit = 1.2 if name == "skip" else 1.0
+        informational = "" if case["frame"] == SMALL.name else (
+            f"for information: issue 15 sets this target on {SMALL.name}, where fixed cost "
+            f"dominates; at {case['frame']} both spend nearly all their time in the same numpy "
+            "call, and a fixed-cost difference is far below the run-to-run spread (min..max), "
+            "so make bench-instructions judges this pair"
+        )
         checks.append((
             Target(f"{name}: overhead <= {limit}x {case['careful']}'s (the same work by hand, "
-                   "at its best)", limit, "x"),
+                   "at its best)", limit, "x", informational),
             case["ratio_to_careful"], unmeasured(case["careful"]),
         ))  # fmt: skip
     for kind, words in (("text", "as text"), ("pylit", "as str(list) text")):
@@ -374,6 +382,8 @@ def check_targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     for target, value, note in checks:
         if value is None or note:
             status, note = "N/A", note or "not measured in this run (see --cases)"
+        elif target.informational:
+            status, note = "INFO", target.informational
         else:
             strict = "below modelpipe" in target.name
             passed = value < target.limit if strict else value <= target.limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 import re
 from pathlib import Path
 
@@ -597,3 +598,19 @@ def test_frames_laid_out_by_a_video_meta_with_workers(write_library, format, wor
     assert_frames_show_pattern(result, format, width, height, 3)
     strides, offsets, _size = meta_layout(format, width, height, layout)
     assert result.signals[0]["frame"][0]["planes"] == described_planes(strides, offsets)
+
+
+def test_frame_views_take_part_in_garbage_collection():
+    buffer = Gst.Buffer.new_wrapped(bytes(4 * 2 * 4))
+    views = empycustom.frame(buffer, {"format": "RGBA", "width": 4, "height": 2,
+                                      "planes": [{"stride": 16, "offset": 0}]})  # fmt: skip
+
+    def referents() -> list:
+        return [item for item in gc.get_referents(views) if not isinstance(item, tuple)]
+
+    assert gc.is_tracked(views)
+    assert referents() == [buffer]  # a cycle through the buffer can be collected
+    with views as image:
+        held = referents()  # the buffer, its map and the list of the views yielded
+        assert len(held) == 3 and held[0] is buffer and held[2][0] is image
+    assert referents() == [buffer]

@@ -9,8 +9,7 @@
  * they take the GIL themselves), the slow-call watch's record (CallSlot) and the per-buffer
  * registrations the element makes.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_native.h"
 #include <structmember.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -42,10 +41,8 @@ static PyObject *key_object_id, *key_parent_id, *key_class_id, *key_obj_label, *
 static PyObject *object_template, *rect_template;
 
 static PyObject *gvalue_to_python(const GValue *value);
-/* _native_json.c */
-PyObject *scan_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
-static int expect_arguments(const char *function, Py_ssize_t given, Py_ssize_t expected) {
+int expect_arguments(const char *function, Py_ssize_t given, Py_ssize_t expected) {
   if (given == expected) return 0;
   PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", function, expected, given);
   return -1;
@@ -83,7 +80,7 @@ static PyObject *quark_str(GQuark quark) {
   return Py_NewRef(quark_strs[quark]);
 }
 
-static void *address_argument(PyObject *value, const char *what) {
+void *address_argument(PyObject *value, const char *what) {
   void *address = PyLong_AsVoidPtr(value);
   if (address == NULL && !PyErr_Occurred())
     PyErr_Format(PyExc_ValueError, "%s address is NULL", what);
@@ -750,168 +747,6 @@ static PyObject *register_enum(PyObject *module, PyObject *const *args, Py_ssize
   }
   Py_DECREF(choices);
   return PyLong_FromSize_t(g_enum_register_static(g_intern_string(name), values));
-}
-
-/* A mapped buffer that lends its bytes through the buffer protocol, for numpy views of frames.
- * gst-python's Buffer.map() and unmap() cost about 6 us together, this about 0.3 us. unmap()
- * also drops the reference taken at map time: a buffer must stay writable for what follows.
- *
- * Numpy arrays made on it keep this object (not an export: numpy releases that at once) as
- * their base, so it lives exactly as long as any view of the frame. unmap() therefore keeps a
- * reference to the memory the views point into until this object dies: a view kept after
- * unmap() never reads or writes freed memory. escape_views() goes further for views that
- * outlive their frame's library call (see there). */
-typedef struct {
-  PyObject_HEAD
-  GstBuffer *buffer;
-  GstMapInfo info;
-  gboolean mapped;
-  gboolean writable; /* mapped with GST_MAP_WRITE */
-  GstMemory *kept;   /* the memory the views point into, after unmap() */
-  GstMapInfo kept_info;
-  gboolean kept_mapped; /* escape() mapped it again, for memory that needs a map to be valid */
-  gboolean kept_shared; /* escape() took a share lock: no one else may write it now */
-} MappedBuffer;
-
-static int mapped_buffer_get(PyObject *self, Py_buffer *view, int flags) {
-  MappedBuffer *mapped = (MappedBuffer *)self;
-  if (!mapped->mapped) {
-    view->obj = NULL;
-    PyErr_SetString(PyExc_ValueError, "the buffer was unmapped");
-    return -1;
-  }
-  int readonly = !(mapped->info.flags & GST_MAP_WRITE);
-  return PyBuffer_FillInfo(view, self, mapped->info.data, (Py_ssize_t)mapped->info.size, readonly,
-                           flags);
-}
-
-static void mapped_buffer_unmap_buffer(MappedBuffer *mapped) {
-  if (mapped->mapped) {
-    mapped->mapped = FALSE;
-    if (mapped->kept == NULL) mapped->kept = gst_memory_ref(mapped->info.memory);
-    gst_buffer_unmap(mapped->buffer, &mapped->info);
-  }
-  g_clear_pointer(&mapped->buffer, gst_buffer_unref);
-}
-
-static PyObject *mapped_buffer_unmap(PyObject *self, PyObject *unused) {
-  mapped_buffer_unmap_buffer((MappedBuffer *)self);
-  Py_RETURN_NONE;
-}
-
-/* A view outlives the library call its frame was lent to: the buffer goes downstream, and its
- * memory back to a pool for later frames, or is freed. So that the view never writes into
- * another frame nor reads freed memory, the memory it points into becomes its own:
- * - a writable buffer (in place, the frame itself) gets a copy of it instead: the frame goes
- *   downstream unchanged, and later writes through the view reach nobody;
- * - otherwise a share lock makes the memory unwritable for everyone else (a pool discards a
- *   buffer whose memory is shared; a writer copies first), and views of a read map are
- *   read-only anyway.
- * The memory is mapped again for as long as the views live. */
-static void mapped_buffer_escape(MappedBuffer *mapped, GstBuffer *buffer) {
-  mapped_buffer_unmap_buffer(mapped); /* a frame() block left open */
-  if (mapped->kept == NULL || mapped->kept_mapped || mapped->kept_shared) return;
-  GstMemory *memory = mapped->kept;
-  gboolean in_buffer = FALSE;
-  guint count = gst_buffer_n_memory(buffer), index = 0;
-  for (; index < count && !in_buffer; index++)
-    in_buffer = gst_buffer_peek_memory(buffer, index) == memory;
-  gboolean replaced = FALSE;
-  if (in_buffer && mapped->writable && gst_buffer_is_writable(buffer)) {
-    GstMemory *copy = gst_memory_copy(memory, 0, -1);
-    if (copy != NULL) {
-      gst_buffer_replace_memory(buffer, index - 1, copy);
-      replaced = TRUE;
-    }
-  }
-  if (!replaced)
-    mapped->kept_shared = gst_mini_object_lock(GST_MINI_OBJECT_CAST(memory), GST_LOCK_FLAG_EXCLUSIVE);
-  GstMapFlags flags = replaced ? (GstMapFlags)(GST_MAP_READ | GST_MAP_WRITE) : GST_MAP_READ;
-  mapped->kept_mapped = gst_memory_map(memory, &mapped->kept_info, flags);
-}
-
-static void mapped_buffer_dealloc(PyObject *self) {
-  MappedBuffer *mapped = (MappedBuffer *)self;
-  mapped_buffer_unmap_buffer(mapped);
-  if (mapped->kept != NULL) {
-    if (mapped->kept_mapped) gst_memory_unmap(mapped->kept, &mapped->kept_info);
-    if (mapped->kept_shared)
-      gst_mini_object_unlock(GST_MINI_OBJECT_CAST(mapped->kept), GST_LOCK_FLAG_EXCLUSIVE);
-    gst_memory_unref(mapped->kept);
-  }
-  Py_TYPE(self)->tp_free(self);
-}
-
-static PyBufferProcs mapped_buffer_as_buffer = {.bf_getbuffer = mapped_buffer_get};
-
-static PyMethodDef mapped_buffer_methods[] = {
-    {"unmap", mapped_buffer_unmap, METH_NOARGS,
-     "unmap() -> None\n\nUnmap and let go of the buffer (again: nothing); new views are refused "
-     "after it. The memory stays referenced while this object (the base of every view) lives."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject MappedBufferType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "empycustom._native.MappedBuffer",
-    .tp_basicsize = sizeof(MappedBuffer),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A mapped GstBuffer, its bytes lent through the buffer protocol (map_buffer()).",
-    .tp_dealloc = mapped_buffer_dealloc,
-    .tp_as_buffer = &mapped_buffer_as_buffer,
-    .tp_methods = mapped_buffer_methods,
-};
-
-/* escape_views(buffer_address, maps): the library call the buffer was lent to has returned;
- * each MappedBuffer of `maps` that something besides the list still holds (a numpy view, an
- * open frame() block) escapes. Clears the list; returns how many escaped. One call per library
- * call: the usual case (no view left) costs a reference count look per map. */
-static PyObject *escape_views(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (expect_arguments("escape_views", nargs, 2) < 0) return NULL;
-  GstBuffer *buffer = address_argument(args[0], "buffer");
-  if (buffer == NULL) return NULL;
-  PyObject *maps = args[1];
-  if (!PyList_Check(maps)) return PyErr_Format(PyExc_TypeError, "maps must be a list");
-  Py_ssize_t count = PyList_GET_SIZE(maps), escaped = 0;
-  for (Py_ssize_t index = 0; index < count; index++) {
-    PyObject *item = PyList_GET_ITEM(maps, index);
-    if (!PyObject_TypeCheck(item, &MappedBufferType))
-      return PyErr_Format(PyExc_TypeError, "maps must hold MappedBuffer objects");
-    if (Py_REFCNT(item) > 1) { /* the list's reference, and more */
-      mapped_buffer_escape((MappedBuffer *)item, buffer);
-      escaped++;
-    }
-  }
-  if (PyList_SetSlice(maps, 0, count, NULL) < 0) return NULL;
-  return PyLong_FromSsize_t(escaped);
-}
-
-static PyObject *map_buffer(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (expect_arguments("map_buffer", nargs, 2) < 0) return NULL;
-  GstBuffer *buffer = address_argument(args[0], "buffer");
-  if (buffer == NULL) return NULL;
-  long flags = PyLong_AsLong(args[1]);
-  if (flags == -1 && PyErr_Occurred()) return NULL;
-  if ((flags & ~(long)(GST_MAP_READ | GST_MAP_WRITE)) || !(flags & (GST_MAP_READ | GST_MAP_WRITE))) {
-    PyErr_SetString(PyExc_ValueError, "map_buffer() flags must be MAP_READ, MAP_WRITE or both");
-    return NULL;
-  }
-  if ((flags & GST_MAP_WRITE) && !gst_mini_object_is_writable(GST_MINI_OBJECT_CAST(buffer)))
-    Py_RETURN_NONE;
-  MappedBuffer *mapped = PyObject_New(MappedBuffer, &MappedBufferType);
-  if (mapped == NULL) return NULL;
-  mapped->buffer = NULL;
-  mapped->kept = NULL;
-  mapped->kept_mapped = mapped->kept_shared = FALSE;
-  mapped->writable = (flags & GST_MAP_WRITE) != 0;
-  /* Mapped before the reference is taken: a write map needs the buffer's only reference. */
-  mapped->mapped = gst_buffer_map(buffer, &mapped->info, (GstMapFlags)flags);
-  if (!mapped->mapped) {
-    Py_DECREF(mapped);
-    PyErr_SetString(PyExc_ValueError, "the buffer could not be mapped");
-    return NULL;
-  }
-  mapped->buffer = gst_buffer_ref(buffer);
-  return (PyObject *)mapped;
 }
 
 /* Copying a large output frame with non-temporal stores. The output buffer is written once
@@ -1599,6 +1434,9 @@ static PyMethodDef methods[] = {
      "register_enum(name, [(nick, description), ...]) -> gtype\n\n"
      "Register a GEnum type whose values are 0, 1, ... in the order given (or return the "
      "type registered under that name before)."},
+    {"configure_frames", (PyCFunction)(void (*)(void))configure_frames, METH_FASTCALL,
+     "configure_frames(frame_error, buffer_type, calls, plane_specs, make_views, ndarray, uint8) "
+     "-> None\n\nWhat FrameViews uses (frames/views.py gives it once, at import)."},
     {"map_buffer", (PyCFunction)(void (*)(void))map_buffer, METH_FASTCALL,
      "map_buffer(buffer_address, flags) -> MappedBuffer | None\n\n"
      "Map a buffer (flags: MAP_READ, MAP_WRITE or both); None when writing is asked for and the "
@@ -1660,7 +1498,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static int intern(PyObject **key, const char *text) {
+int intern(PyObject **key, const char *text) {
   *key = PyUnicode_InternFromString(text);
   return *key == NULL ? -1 : 0;
 }
@@ -1700,11 +1538,10 @@ PyMODINIT_FUNC PyInit__native(void) {
   unknown_class_id = PyLong_FromLong(-1);
   unknown_confidence = PyFloat_FromDouble(-1.0);
   if (unknown_class_id == NULL || unknown_confidence == NULL) return NULL;
-  if (PyType_Ready(&MappedBufferType) < 0 || PyType_Ready(&CallSlotType) < 0) return NULL;
+  if (PyType_Ready(&CallSlotType) < 0) return NULL;
   PyObject *module = PyModule_Create(&module_definition);
   if (module == NULL) return NULL;
-  if (PyModule_AddType(module, &MappedBufferType) < 0 ||
-      PyModule_AddType(module, &CallSlotType) < 0 ||
+  if (add_frame_types(module) < 0 || PyModule_AddType(module, &CallSlotType) < 0 ||
       PyModule_AddIntConstant(module, "MAP_READ", GST_MAP_READ) < 0 ||
       PyModule_AddIntConstant(module, "MAP_WRITE", GST_MAP_WRITE) < 0 ||
       PyModule_AddStringConstant(module, "RESULT_PARAM", RESULT_PARAM) < 0 ||

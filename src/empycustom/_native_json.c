@@ -23,6 +23,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_native.h"
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)

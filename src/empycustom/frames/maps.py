@@ -25,12 +25,13 @@ _buffer_map = Gst.Buffer.map
 _buffer_map_range = Gst.Buffer.map_range
 
 
-# The buffers lent to a library call right now, by address.
-_calls: dict[int, OpenMaps] = {}
+# The buffers lent to a library call right now, by address (frame()'s FrameViews, in C, adds
+# its maps of a lent buffer to the `frames` of its OpenMaps).
+lent_calls: dict[int, OpenMaps] = {}
 
 
 def _record(buffer: Gst.Buffer, info: Any) -> Any:
-    call = _calls.get(hash(buffer))
+    call = lent_calls.get(hash(buffer))
     if call is not None:
         call.opened.append(info)
     return info
@@ -73,7 +74,7 @@ class OpenMaps:
         """Record the maps of `buffer` from now until `release()`."""
         self.buffer = buffer
         self.address = address = hash(buffer)
-        _calls[address] = self
+        lent_calls[address] = self
         kind = type(buffer)
         if kind is _Buffer:
             buffer.__class__ = LentBuffer  # kept after the call: it records only while lent
@@ -94,7 +95,7 @@ class OpenMaps:
         if buffer is None:
             return 0
         self.buffer = None  # the buffer object dies with the call, not with this tracker
-        _calls.pop(self.address, None)  # frame() maps of the buffer are the caller's from now on
+        lent_calls.pop(self.address, None)  # frame() maps of the buffer are the caller's now
         if type(buffer) is not LentBuffer:
             # The lambdas refer back to the buffer: removing them breaks the cycle, so the
             # buffer object dies with the call instead of holding a reference until the next GC.
@@ -118,13 +119,6 @@ class OpenMaps:
         Called with `release()`, once the call has returned (its local variables are gone).
         """
         return escape_views(self.address, self.frames) if self.frames else 0
-
-
-def note_frame_map(address: int, mapped: MappedBuffer) -> None:
-    """frame() mapped the buffer at `address`: if it is lent to a library call, settle it then."""
-    call = _calls.get(address)
-    if call is not None:
-        call.frames.append(mapped)
 
 
 def kept_views_text(function_name: str, path: str) -> str:
