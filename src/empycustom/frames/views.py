@@ -50,7 +50,6 @@ _PLANAR = {"I420": (("Y", 1), ("U", 1), ("V", 1)), "NV12": (("Y", 1), ("UV", 2))
 FORMATS: tuple[str, ...] = (*_PACKED, *_PLANAR)
 """The video formats frame() and write_output() handle (caps `format` names)."""
 
-View = np.ndarray | tuple[np.ndarray, ...]
 _READ_WRITE = MAP_READ | MAP_WRITE
 # Output planes this large are written with non-temporal stores: larger than the L2 cache of
 # common x86 cores (720p RGBA, 1080p NV12 and up); smaller ones stay in cache for downstream.
